@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -91,7 +92,7 @@ def _open(src) -> sf.SoundFile:
     try:
         f = sf.SoundFile(src if not isinstance(src, os.PathLike) else os.fspath(src))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
-        msg = str(e).split("\n")[0]
+        msg = re.sub(r"^Error opening .*?: ", "", str(e).split("\n")[0]).rstrip(".")
         raise AudioError(f"{name}: not a readable audio file ({msg})") from None
     if f.frames <= 0 or f.channels <= 0:
         f.close()
