@@ -22,7 +22,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from nsc.registry import CODECS, CodecSpec, register  # noqa: E402
 
 #: Model config of the tiny test codec (see nsc/models/mscacodec.py's docstring).
-TINY = {"channels": 4}
+TINY = {"preset": "tiny"}
 try:  # the model module documents its own tiny config; prefer it when present
     from nsc.models import mscacodec as _msca
 
