@@ -127,5 +127,5 @@ def fingerprint(state: dict[str, torch.Tensor]) -> bytes:
         t = t.to(torch.float16) if t.is_floating_point() else t
         h.update(name.encode())
         h.update(str(tuple(t.shape)).encode())
-        h.update(t.contiguous().view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.digest()[:8]

@@ -1,0 +1,66 @@
+"""The encoder -> vector quantizer -> decoder waveform codec shared by the VQ families.
+
+MSCACodec, HiFi-Codec and SRCodec differ in their blocks and quantizer, not in
+how those are wired; this module does the wiring once.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .base import CodecModel, CodecOutput
+from .blocks import init_weights
+
+__all__ = ["WaveformVQCodec"]
+
+
+class WaveformVQCodec(CodecModel):
+    """Waveform codec: ``encoder`` [B,1,T] -> [B,D,F], ``quantizer``, ``decoder`` [B,D,F] -> [B,1,T].
+
+    Args:
+        encoder, decoder: modules with total stride ``hop_length``.
+        quantizer: a ResidualVQ, GroupResidualVQ or SplitResidualVQ.
+        sample_rate: Hz. hop_length: samples per frame.
+        n_codebooks_options: counts that quantizer dropout trains for.
+        config: the dict the model was built from (saved with the weights).
+    """
+
+    def __init__(self, encoder: nn.Module, quantizer: nn.Module, decoder: nn.Module, *, sample_rate: int,
+                 hop_length: int, n_codebooks_options: tuple[int, ...], config: dict) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.quantizer = quantizer
+        self.decoder = decoder
+        self.sample_rate = sample_rate
+        self.hop_length = hop_length
+        self.codebook_sizes = tuple(quantizer.codebook_sizes)
+        self.n_codebooks_options = tuple(n_codebooks_options)
+        self.config = dict(config)
+        init_weights(self)
+
+    def _check_n(self, n_codebooks: int) -> None:
+        if n_codebooks not in self.n_codebooks_options:
+            raise ValueError(f"n_codebooks must be one of {self.n_codebooks_options}, got {n_codebooks}")
+
+    def encode(self, audio: Tensor, n_codebooks: int) -> Tensor:
+        """float32 [B, 1, T] -> int64 [B, n_codebooks, ceil(T / hop_length)]. Raises ValueError for an unoffered count."""
+        self._check_n(n_codebooks)
+        return self.quantizer.encode(self.encoder(self.pad_to_frames(audio)), n_codebooks)
+
+    def decode(self, codes: Tensor) -> Tensor:
+        """int64 [B, Q, F] -> float32 [B, 1, F * hop_length]."""
+        return self.decoder(self.quantizer.decode(codes))
+
+    def forward(self, audio: Tensor, n_codebooks: Tensor | int | None = None) -> CodecOutput:
+        """Training pass on float32 [B, 1, T] (T a multiple of hop_length).
+
+        ``n_codebooks`` is an int, an int64 [B] of per-example counts
+        (quantizer dropout), or None for all codebooks.
+        """
+        z = self.encoder(audio)
+        with torch.autocast(device_type=z.device.type, enabled=False):  # codebooks stay float32
+            q = self.quantizer(z.float(), n_codebooks)
+        y = self.decoder(q.quantized)
+        return CodecOutput(audio=y[..., : audio.shape[-1]], codes=q.codes, commit_loss=q.commit_loss,
+                           codebook_loss=q.commit_loss.new_zeros(()))

@@ -1,0 +1,166 @@
+"""Training configuration: dataclasses loaded from a TOML recipe with dotted overrides.
+
+``nsc train RECIPE.toml --set optim.lr=3e-4 --set data.batch_size=32``. The
+resolved configuration is stored in every checkpoint and in exported weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TrainConfig", "load_config", "apply_overrides", "RECIPES_DIR"]
+
+RECIPES_DIR = Path(__file__).parent / "recipes"
+
+
+@dataclass
+class DataConfig:
+    """Where the speech comes from and how crops are drawn."""
+
+    manifest: str = "../shared/data/speech/manifest.csv"
+    train_split: str = "train"
+    valid_split: str = "valid"
+    segment_s: float = 1.0
+    batch_size: int = 16
+    gain_db: float = 10.0  # random gain in +-gain_db, then peak-limited
+    speed: float = 0.05  # speed perturbation in 1 +- speed
+    num_workers: int = 0  # loader processes; 0 = main process (best on 2 cores)
+    cache: str = ""  # optional .npy cache of the decoded, resampled train audio
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with linear warm-up and cosine decay (generator and discriminators)."""
+
+    lr: float = 5e-4
+    lr_min: float = 5e-5
+    betas: tuple[float, float] = (0.8, 0.99)
+    weight_decay: float = 1e-2
+    warmup_steps: int = 500
+    total_steps: int = 200_000
+    grad_clip: float = 10.0
+    disc_lr: float = 2e-4
+
+
+@dataclass
+class LossConfig:
+    """Loss weights (EnCodec/DAC-style multi-scale spectral + adversarial recipe)."""
+
+    mel: float = 15.0
+    stft: float = 1.0
+    wave: float = 2.0
+    commit: float = 1.0
+    adv: float = 1.0
+    feat: float = 2.0
+    gan_start_step: int = 20_000
+    disc_width: int = 16
+
+
+@dataclass
+class RunConfig:
+    """Run control: where checkpoints go, how long, how often."""
+
+    out_dir: str = "runs/default"
+    max_steps: int = 0  # 0 = no step limit
+    max_minutes: float = 0.0  # 0 = no time limit
+    checkpoint_every_s: float = 300.0
+    valid_every_steps: int = 1000
+    valid_files: int = 12
+    valid_max_s: float = 8.0
+    log_every_steps: int = 50
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0  # CPU threads; 0 = all cores
+    amp: bool = True  # bf16 autocast on CUDA
+    init_from: str = ""  # generator weights (.safetensors) to start from
+
+
+@dataclass
+class TrainConfig:
+    """A whole training recipe."""
+
+    codec: str = "mscacodec-nb"
+    model: dict[str, Any] = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict:
+        """Plain nested dict (TOML/JSON friendly)."""
+        return dataclasses.asdict(self)
+
+
+_SECTIONS = {"data": DataConfig, "optim": OptimConfig, "loss": LossConfig, "run": RunConfig}
+
+
+def from_dict(d: dict) -> TrainConfig:
+    """Build a config from a nested dict.
+
+    Raises:
+        ValueError: an unknown section or key (typos must not be silently ignored).
+    """
+    cfg = TrainConfig()
+    for key, value in d.items():
+        if key in ("codec",):
+            cfg.codec = value
+        elif key == "model":
+            cfg.model = dict(value)
+        elif key in _SECTIONS:
+            section = getattr(cfg, key)
+            names = {f.name for f in dataclasses.fields(section)}
+            for k, v in value.items():
+                if k not in names:
+                    raise ValueError(f"unknown setting {key}.{k}")
+                if isinstance(getattr(section, k), tuple):
+                    v = tuple(v)
+                setattr(section, k, v)
+        else:
+            raise ValueError(f"unknown recipe section {key!r}")
+    return cfg
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(d: dict, overrides: list[str]) -> dict:
+    """Apply ``key.sub=value`` overrides (values in TOML syntax; bare words are strings).
+
+    Raises:
+        ValueError: an override without ``=``.
+    """
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = d
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = _parse_value(value.strip())
+    return d
+
+
+def load_config(recipe: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Load a TOML recipe (a path, or the name of a packaged recipe) and apply overrides.
+
+    Raises:
+        FileNotFoundError: no such recipe.
+        ValueError: unknown keys or malformed overrides.
+    """
+    path = Path(recipe)
+    if not path.exists():
+        packaged = RECIPES_DIR / (path.name if path.suffix else f"{path.name}.toml")
+        if not packaged.exists():
+            raise FileNotFoundError(f"recipe {recipe} not found (packaged: {', '.join(p.stem for p in RECIPES_DIR.glob('*.toml'))})")
+        path = packaged
+    d = tomllib.loads(path.read_text())
+    return from_dict(apply_overrides(d, overrides or []))

@@ -1,0 +1,300 @@
+"""The training loop behind ``nsc train``: one loop for every codec family.
+
+* single process (CPU: all cores unless ``run.threads``; CUDA when present), or
+  several under ``torchrun`` (DistributedDataParallel; NCCL on GPUs, gloo on CPU);
+* reconstruction losses first, then MPD + MS-STFT discriminators with
+  feature matching from ``loss.gan_start_step`` (MSCACodec sec. 2.4);
+* AdamW with warm-up and cosine decay; bf16 autocast on CUDA (quantizers in fp32);
+* resumable checkpoints every ``run.checkpoint_every_s`` seconds (generator,
+  discriminators, optimisers, schedulers, step, RNG states, resolved config),
+  written atomically to ``OUT/last.ckpt``;
+* validation (PESQ, STOI on a fixed subset of the valid split, at every
+  bitrate the codec offers for its headline rates) every
+  ``run.valid_every_steps``; the best generator is exported to
+  ``OUT/best.safetensors`` (float16, config in metadata) and logged to
+  ``OUT/log.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from ..codec import build_model
+from ..quantizers import sample_n_codebooks
+from ..registry import get_spec
+from ..weights import load_weights, save_weights
+from .config import TrainConfig
+from .data import CropSampler, load_split
+from .discriminators import Discriminators
+from .losses import (MultiResolutionSTFTLoss, MultiScaleMelLoss, discriminator_loss, feature_matching_loss,
+                     generator_adv_loss)
+
+__all__ = ["train", "validate"]
+
+
+def _lr_lambda(cfg: TrainConfig):
+    o = cfg.optim
+
+    def f(step: int) -> float:
+        if step < o.warmup_steps:
+            return (step + 1) / o.warmup_steps
+        p = min(1.0, (step - o.warmup_steps) / max(1, o.total_steps - o.warmup_steps))
+        return (o.lr_min + 0.5 * (o.lr - o.lr_min) * (1 + math.cos(math.pi * p))) / o.lr
+
+    return f
+
+
+def _setup_distributed(device_pref: str) -> tuple[int, int, torch.device]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = torch.cuda.is_available() and device_pref in ("auto", "cuda")
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    if use_cuda:
+        torch.cuda.set_device(local)
+        return rank, world, torch.device("cuda", local)
+    return rank, world, torch.device("cpu")
+
+
+def _headline_counts(spec) -> list[int]:
+    opts = list(spec.n_codebooks_options)
+    picks = {opts[-1]}
+    if len(opts) >= 3:
+        picks.add(opts[len(opts) // 2 - 1 + (len(opts) % 2)])  # 3 of 1..6
+    if spec.name.startswith("hificodec"):
+        picks = {opts[-1]}
+    return sorted(picks)
+
+
+@torch.no_grad()
+def validate(model: nn.Module, utts, sample_rate: int, counts: list[int], device: torch.device) -> dict[str, float]:
+    """PESQ (NB at 8 kHz, WB at 16 kHz) and STOI of each codebook count on the given utterances.
+
+    Returns ``{"pesq@N": mean, "stoi@N": mean}`` for each N in ``counts``.
+    """
+    from pystoi import stoi
+
+    try:
+        from pesq import pesq
+    except ImportError:  # a training machine without the pesq build: STOI only
+        pesq = None
+
+    model.eval()
+    mode = "nb" if sample_rate == 8000 else "wb"
+    out: dict[str, float] = {}
+    for n in counts:
+        ps, ss = [], []
+        for u in utts:
+            x = torch.from_numpy(u.audio)[None, None].to(device)
+            y = model.decode(model.encode(x, n))[0, 0, : x.shape[-1]].float().clamp(-1, 1).cpu().numpy()
+            if pesq is not None:
+                try:
+                    ps.append(pesq(sample_rate, u.audio, y, mode))
+                except Exception:  # PESQ raises on inputs without detectable speech
+                    continue
+            ss.append(stoi(u.audio, y, sample_rate, extended=False))
+        out[f"pesq@{n}"] = float(np.mean(ps)) if ps else float("nan")
+        out[f"stoi@{n}"] = float(np.mean(ss)) if ss else float("nan")
+    model.train()
+    return out
+
+
+def _atomic_save(obj: object, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) -> dict:
+    """Run training as configured; returns the last validation metrics.
+
+    Raises:
+        FileNotFoundError: the manifest or a resume checkpoint is missing.
+    """
+    rank, world, device = _setup_distributed(cfg.run.device)
+    is_main = rank == 0
+    if device.type == "cpu":
+        torch.set_num_threads(cfg.run.threads or os.cpu_count() or 1)
+    seed = cfg.run.seed + rank
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+    spec = get_spec(cfg.codec)
+    model = build_model(spec, cfg.model).to(device)
+    if cfg.run.init_from:
+        state, _ = load_weights(Path(cfg.run.init_from), verify=False)
+        model.load_state_dict(state, strict=True)
+    discs = Discriminators(spec.sample_rate, cfg.loss.disc_width).to(device)
+    mel_loss = MultiScaleMelLoss(spec.sample_rate).to(device)
+    stft_loss = MultiResolutionSTFTLoss(spec.sample_rate).to(device)
+
+    opt_g = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, betas=cfg.optim.betas,
+                              weight_decay=cfg.optim.weight_decay)
+    opt_d = torch.optim.AdamW(discs.parameters(), lr=cfg.optim.disc_lr, betas=cfg.optim.betas,
+                              weight_decay=cfg.optim.weight_decay)
+    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, _lr_lambda(cfg))
+
+    out_dir = Path(cfg.run.out_dir)
+    if is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    step, best = 0, -float("inf")
+    sampler_state = None
+    if resume:
+        ck = torch.load(resume, map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        discs.load_state_dict(ck["discs"])
+        opt_g.load_state_dict(ck["opt_g"])
+        opt_d.load_state_dict(ck["opt_d"])
+        sched_g.load_state_dict(ck["sched_g"])
+        step, best = ck["step"], ck.get("best", best)
+        sampler_state = ck.get("sampler")
+        torch.set_rng_state(ck["torch_rng"])
+        random.setstate(ck["py_rng"])
+
+    segment = int(cfg.data.segment_s * spec.sample_rate) // spec.hop_length * spec.hop_length
+    train_utts = load_split(cfg.data.manifest, cfg.data.train_split, spec.sample_rate)
+    sampler = CropSampler(train_utts, segment, cfg.data.batch_size, cfg.data.gain_db, cfg.data.speed, seed=seed)
+    if sampler_state is not None and world == 1:
+        sampler.set_state(sampler_state)
+    valid_utts = []
+    if is_main and cfg.run.valid_files:
+        try:
+            valid_utts = load_split(cfg.data.manifest, cfg.data.valid_split, spec.sample_rate, cfg.run.valid_files)
+            cap = int(cfg.run.valid_max_s * spec.sample_rate)
+            for u in valid_utts:
+                u.audio = u.audio[:cap]
+        except FileNotFoundError:
+            valid_utts = []
+
+    ddp_model = model
+    ddp_discs = discs
+    if world > 1:
+        ddp_model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                                        find_unused_parameters=True)
+        ddp_discs = nn.parallel.DistributedDataParallel(discs, device_ids=[device.index] if device.type == "cuda" else None)
+
+    amp = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if (device.type == "cuda" and cfg.run.amp) else nullcontext
+    counts = _headline_counts(spec)
+    log_path = out_dir / "log.jsonl"
+    t_start = time.time()
+    t_ckpt = time.time()
+    last_metrics: dict = {}
+    running: dict[str, float] = {}
+    t_log, steps_since = time.time(), 0
+    bar = None
+    if is_main and progress and sys.stderr.isatty():
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(TextColumn("[bold]train[/] step {task.completed}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                       TimeElapsedColumn(), transient=False)
+        bar.start()
+        task = bar.add_task("train", total=cfg.run.max_steps or None, completed=step, info="")
+
+    def save_checkpoint() -> None:
+        _atomic_save({"model": model.state_dict(), "discs": discs.state_dict(), "opt_g": opt_g.state_dict(),
+                      "opt_d": opt_d.state_dict(), "sched_g": sched_g.state_dict(), "step": step, "best": best,
+                      "sampler": sampler.state(), "torch_rng": torch.get_rng_state(), "py_rng": random.getstate(),
+                      "config": cfg.to_dict()}, out_dir / "last.ckpt")
+
+    model.train()
+    discs.train()
+    while True:
+        if cfg.run.max_steps and step >= cfg.run.max_steps:
+            break
+        if cfg.run.max_minutes and (time.time() - t_start) / 60 >= cfg.run.max_minutes:
+            break
+        x = sampler.batch().to(device, non_blocking=True)
+        n_active = sample_n_codebooks(x.shape[0], spec.n_codebooks_options, device=device)
+        with amp():
+            out = ddp_model(x, n_active)
+        y = out.audio.float()
+        losses = {
+            "mel": mel_loss(y, x),
+            "stft": stft_loss(y, x),
+            "wave": torch.mean(torch.abs(y - x)),
+            "commit": out.commit_loss.float(),
+        }
+        gan = step >= cfg.loss.gan_start_step
+        if gan:
+            with amp():
+                real_l, _ = ddp_discs(x)
+                fake_l, _ = ddp_discs(y.detach())
+            d_loss = discriminator_loss(real_l, fake_l)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            torch.nn.utils.clip_grad_norm_(discs.parameters(), cfg.optim.grad_clip)
+            opt_d.step()
+            with amp():
+                real_l, real_f = ddp_discs(x)
+                fake_l, fake_f = ddp_discs(y)
+            losses["adv"] = generator_adv_loss(fake_l)
+            losses["feat"] = feature_matching_loss(real_f, fake_f)
+            losses["disc"] = d_loss.detach()
+        weights = {"mel": cfg.loss.mel, "stft": cfg.loss.stft, "wave": cfg.loss.wave, "commit": cfg.loss.commit,
+                   "adv": cfg.loss.adv, "feat": cfg.loss.feat}
+        total = sum(weights[k] * v for k, v in losses.items() if k in weights)
+        opt_g.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+        opt_g.step()
+        sched_g.step()
+        step += 1
+        steps_since += 1
+        for k, v in losses.items():
+            running[k] = running.get(k, 0.0) + float(v.detach())
+
+        if is_main and step % cfg.run.log_every_steps == 0:
+            rate = steps_since / (time.time() - t_log)
+            means = {k: v / steps_since for k, v in running.items()}
+            rec = {"step": step, "steps_per_s": round(rate, 3), "minutes": round((time.time() - t_start) / 60, 2),
+                   "lr": sched_g.get_last_lr()[0], **{k: round(v, 4) for k, v in means.items()}}
+            with open(log_path, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+            info = f"{rate:.2f} it/s " + " ".join(f"{k} {v:.3f}" for k, v in means.items())
+            if bar is not None:
+                bar.update(task, completed=step, info=info)
+            elif progress:
+                print(f"step {step} {info}", flush=True)
+            running, t_log, steps_since = {}, time.time(), 0
+
+        if is_main and valid_utts and step % cfg.run.valid_every_steps == 0:
+            last_metrics = validate(model, valid_utts, spec.sample_rate, counts, device)
+            key = "pesq" if any(k.startswith("pesq") and not np.isnan(v) for k, v in last_metrics.items()) else "stoi"
+            score = float(np.nanmean([v for k, v in last_metrics.items() if k.startswith(key)]))
+            rec = {"step": step, "valid": last_metrics, "score": score}
+            with open(log_path, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+            if progress:
+                msg = f"valid @ {step}: " + " ".join(f"{k} {v:.3f}" for k, v in last_metrics.items())
+                (bar.console.print(msg) if bar is not None else print(msg, flush=True))
+            if score > best:
+                best = score
+                save_weights(model.state_dict(), {"codec": spec.name, "model": model.config}, out_dir / "best.safetensors",
+                             step=str(step), metrics=json.dumps(last_metrics))
+        if is_main and time.time() - t_ckpt >= cfg.run.checkpoint_every_s:
+            save_checkpoint()
+            t_ckpt = time.time()
+    if is_main:
+        save_checkpoint()
+        save_weights(model.state_dict(), {"codec": spec.name, "model": model.config}, out_dir / "last.safetensors",
+                     step=str(step))
+    if bar is not None:
+        bar.stop()
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return last_metrics

@@ -1,0 +1,118 @@
+"""Training losses: multi-scale mel, multi-resolution STFT, waveform, adversarial and feature matching.
+
+* Multi-scale mel L1 on log magnitudes (DAC, Kumar et al. 2023, sec. 3.4; window
+  lengths scaled to the sample rate).
+* Multi-resolution STFT: spectral convergence + log-magnitude L1 (Yamamoto et al.
+  2020, Parallel WaveGAN, sec. 2.3).
+* Waveform L1: constrains phase, which spectral losses leave free (field notes sec. 4).
+* Least-squares GAN losses (Mao et al. 2017, as in HiFi-GAN) and the relative
+  feature-matching loss of EnCodec (Defossez et al. 2022, eq. 2).
+
+All take float32 audio [B, 1, T].
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["mel_filterbank", "MultiScaleMelLoss", "MultiResolutionSTFTLoss", "generator_adv_loss",
+           "discriminator_loss", "feature_matching_loss"]
+
+
+def _hz_to_mel(f: Tensor) -> Tensor:
+    return 2595.0 * torch.log10(1.0 + f / 700.0)
+
+
+def _mel_to_hz(m: Tensor) -> Tensor:
+    return 700.0 * (10 ** (m / 2595.0) - 1.0)
+
+
+def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, f_min: float = 0.0, f_max: float | None = None) -> Tensor:
+    """HTK-scale triangular mel filterbank, float32 [n_mels, n_fft // 2 + 1] (area not normalised)."""
+    f_max = f_max or sample_rate / 2
+    freqs = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    mels = torch.linspace(_hz_to_mel(torch.tensor(f_min)), _hz_to_mel(torch.tensor(f_max)), n_mels + 2)
+    hz = _mel_to_hz(mels)
+    lower, center, upper = hz[:-2, None], hz[1:-1, None], hz[2:, None]
+    up = (freqs[None] - lower) / (center - lower).clamp_min(1e-5)
+    down = (upper - freqs[None]) / (upper - center).clamp_min(1e-5)
+    return torch.clamp(torch.minimum(up, down), min=0.0)
+
+
+def _stft_mag(x: Tensor, n_fft: int, hop: int) -> Tensor:
+    window = torch.hann_window(n_fft, device=x.device, dtype=torch.float32)
+    spec = torch.stft(x.float().reshape(-1, x.shape[-1]), n_fft, hop, window=window, return_complex=True)
+    return spec.abs()
+
+
+class MultiScaleMelLoss(nn.Module):
+    """Sum over window lengths of mean |log10 mel(y) - log10 mel(x)|.
+
+    Windows are ``base_windows`` scaled by sample_rate / 16000; mels per scale
+    grow with the window (DAC uses 5 ... 320 for 32 ... 2048 at 44.1 kHz).
+    """
+
+    def __init__(self, sample_rate: int, base_windows: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048)) -> None:
+        super().__init__()
+        scale = sample_rate / 16000
+        self.scales = []
+        for i, w in enumerate(base_windows):
+            n_fft = max(32, int(2 ** round(math.log2(w * scale))))
+            n_mels = min(n_fft // 4, [10, 20, 40, 64, 80, 128][min(i, 5)])
+            self.register_buffer(f"fb{i}", mel_filterbank(n_fft, n_mels, sample_rate), persistent=False)
+            self.scales.append((n_fft, n_fft // 4))
+
+    def forward(self, y: Tensor, x: Tensor) -> Tensor:
+        """y: reconstruction, x: reference; float [B, 1, T] -> scalar."""
+        loss = y.new_zeros((), dtype=torch.float32)
+        for i, (n_fft, hop) in enumerate(self.scales):
+            fb = getattr(self, f"fb{i}")
+            my = torch.log10((fb @ _stft_mag(y, n_fft, hop)).clamp_min(1e-5))
+            mx = torch.log10((fb @ _stft_mag(x, n_fft, hop)).clamp_min(1e-5))
+            loss = loss + F.l1_loss(my, mx)
+        return loss
+
+
+class MultiResolutionSTFTLoss(nn.Module):
+    """Spectral convergence + log-magnitude L1 over several STFT resolutions (Parallel WaveGAN eq. 4-6)."""
+
+    def __init__(self, sample_rate: int, base_ffts: tuple[int, ...] = (256, 512, 1024)) -> None:
+        super().__init__()
+        scale = sample_rate / 16000
+        self.ffts = [max(64, int(n * scale)) for n in base_ffts]
+
+    def forward(self, y: Tensor, x: Tensor) -> Tensor:
+        """y: reconstruction, x: reference; float [B, 1, T] -> scalar."""
+        loss = y.new_zeros((), dtype=torch.float32)
+        for n_fft in self.ffts:
+            sy, sx = _stft_mag(y, n_fft, n_fft // 4), _stft_mag(x, n_fft, n_fft // 4)
+            sc = torch.linalg.norm(sx - sy) / torch.linalg.norm(sx).clamp_min(1e-7)
+            mag = F.l1_loss(torch.log(sy.clamp_min(1e-5)), torch.log(sx.clamp_min(1e-5)))
+            loss = loss + sc + mag
+        return loss / len(self.ffts)
+
+
+def generator_adv_loss(fake_logits: list[Tensor]) -> Tensor:
+    """LSGAN generator loss: mean over discriminators of mean((1 - D(G(z)))^2)."""
+    return sum(torch.mean((1 - f.float()) ** 2) for f in fake_logits) / len(fake_logits)
+
+
+def discriminator_loss(real_logits: list[Tensor], fake_logits: list[Tensor]) -> Tensor:
+    """LSGAN discriminator loss: mean over discriminators of mean((1 - D(x))^2) + mean(D(G(z))^2)."""
+    total = sum(torch.mean((1 - r.float()) ** 2) + torch.mean(f.float() ** 2) for r, f in zip(real_logits, fake_logits))
+    return total / len(real_logits)
+
+
+def feature_matching_loss(real_feats: list[list[Tensor]], fake_feats: list[list[Tensor]]) -> Tensor:
+    """EnCodec's relative feature matching: mean over layers of |f_real - f_fake|_1 / mean |f_real|."""
+    total, n = 0.0, 0
+    for rf, ff in zip(real_feats, fake_feats):
+        for r, f in zip(rf, ff):
+            r = r.detach().float()
+            total = total + torch.mean(torch.abs(r - f.float())) / (torch.mean(torch.abs(r)) + 1e-5)
+            n += 1
+    return total / max(n, 1)
