@@ -68,6 +68,7 @@ __all__ = [
     "decode_array",
     "make_header",
     "check_fingerprint",
+    "describe_error",
 ]
 
 #: File name endings the engine picks up when it scans a folder for audio to encode.
@@ -589,7 +590,7 @@ class _Fail:
     error: BaseException
 
 
-def _message(e: BaseException) -> str:
+def describe_error(e: BaseException) -> str:
     """One line describing an error (no traceback)."""
     if isinstance(e, NscError):
         return str(e)
@@ -974,7 +975,7 @@ class Engine:
     def _fail(self, st: _Stream, e: BaseException) -> None:
         st.failed = True
         st.result.ok = False
-        msg = _message(e)
+        msg = describe_error(e)
         if isinstance(e, FormatError) and self._mode == "decode" and not self._salvage:
             msg += " (use --salvage to decode the intact parts)"
         name = st.job.src if st.job.src != STDIO else "<stdin>"

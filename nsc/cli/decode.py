@@ -1,8 +1,60 @@
-"""`nsc decode` (placeholder until its owner lands it)."""
+"""`nsc decode INPUT... [-o OUT] [--sample-rate HZ|original] [--force] [--salvage]`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
 
 import typer
 
+from ._util import BatchUI, check_device, cli_errors, flush_stdout, parse_sample_rate, usage_error
 
-def decode_cli() -> None:
-    """Not implemented yet."""
-    raise typer.Exit(2)
+__all__ = ["decode_cli"]
+
+
+def decode_cli(
+    inputs: Annotated[list[str], typer.Argument(
+        metavar="INPUT", help=".nsc files, folders (searched recursively for .nsc) or - for standard input.", show_default=False)],
+    output: Annotated[Optional[str], typer.Option(
+        "--output", "-o", metavar="OUT",
+        help="Output WAV for one input, else a folder under which input folders are mirrored; "
+             "- for standard output. Default: beside each input (speech.nsc -> speech.nsc.wav).")] = None,
+    sample_rate: Annotated[Optional[str], typer.Option(
+        "--sample-rate", "-r", metavar="HZ|original",
+        help="Output rate in Hz (16000, 16k), or 'original' for the input's original rate and exact "
+             "length. Default: the codec's rate.")] = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing outputs.")] = False,
+    salvage: Annotated[bool, typer.Option(
+        "--salvage", help="Decode the intact packets of a damaged file, fill damaged ones with silence "
+                          "and report the lost time ranges.")] = False,
+    device: Annotated[str, typer.Option("--device", metavar="auto|cpu|cuda", help="auto (CUDA when present), cpu or cuda.")] = "auto",
+    batch_size: Annotated[int, typer.Option(
+        "--batch-size", min=1, metavar="N", help="Files or chunks of long files per forward pass.")] = 8,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
+) -> None:
+    """Decompress .nsc files to 16-bit WAV.
+
+    A damaged file is refused unless --salvage is given; a file made with other
+    weights than the installed ones is refused (both fingerprints are named).
+    Exit status: 0 all done, 1 some inputs failed, 2 usage error.
+    """
+    from ..engine import Engine, plan_jobs
+    from ..errors import NscError
+
+    with cli_errors():
+        rate = parse_sample_rate(sample_rate)
+        check_device(device)
+        try:
+            jobs = plan_jobs(inputs, output, mode="decode")
+        except NscError as e:
+            raise usage_error(str(e)) from None
+        if not jobs:
+            raise usage_error("no .nsc files found in the inputs given")
+        ui = BatchUI("decoded", quiet=quiet)
+        engine = Engine(device=device, batch_size=batch_size, listener=ui)
+        try:
+            report = engine.decode_files(jobs, force=force, sample_rate=rate, salvage=salvage)
+        finally:
+            ui.close()
+            flush_stdout()
+        code = ui.summary(report)
+    raise typer.Exit(code)

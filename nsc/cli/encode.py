@@ -1,8 +1,67 @@
-"""`nsc encode` (placeholder until its owner lands it)."""
+"""`nsc encode INPUT... [-o OUT] [-b BITRATE] [-c CODEC] [--force] [--device] [--batch-size N] [--quiet]`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
 
 import typer
 
+from ._util import BatchUI, check_device, cli_errors, flush_stdout, usage_error
 
-def encode_cli() -> None:
-    """Not implemented yet."""
-    raise typer.Exit(2)
+__all__ = ["encode_cli"]
+
+
+def encode_cli(
+    inputs: Annotated[list[str], typer.Argument(
+        metavar="INPUT", help="Audio files (WAV, FLAC, OGG...), folders (searched recursively) or - for standard input.",
+        show_default=False)],
+    output: Annotated[Optional[str], typer.Option(
+        "--output", "-o", metavar="OUT",
+        help="Output file for one input, else a folder under which input folders are mirrored; "
+             "- for standard output. Default: beside each input (speech.wav -> speech.nsc).")] = None,
+    bitrate: Annotated[Optional[str], typer.Option(
+        "--bitrate", "-b", metavar="BITRATE", help="Target bitrate: 1.2k, 1200, 1.2kbps... Without -c it also picks the codec.")] = None,
+    codec: Annotated[Optional[str], typer.Option(
+        "--codec", "-c", metavar="CODEC", help="Codec name (see `nsc models`).")] = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing outputs.")] = False,
+    device: Annotated[str, typer.Option("--device", metavar="auto|cpu|cuda", help="auto (CUDA when present), cpu or cuda.")] = "auto",
+    batch_size: Annotated[int, typer.Option(
+        "--batch-size", min=1, metavar="N", help="Files or chunks of long files per forward pass.")] = 8,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
+) -> None:
+    """Compress speech to .nsc files.
+
+    Inputs of any sample rate and channel count are mixed to mono and resampled
+    to the codec's rate (with a notice). Long files stream in bounded memory.
+    Exit status: 0 all done, 1 some inputs failed, 2 usage error.
+    """
+    from ..codec import load_codec
+    from ..engine import Engine, plan_jobs
+    from ..errors import NscError
+    from ..registry import format_kbps, parse_bitrate, resolve
+
+    with cli_errors():
+        kbps = parse_bitrate(bitrate) if bitrate is not None else None
+        spec, n_codebooks = resolve(codec, kbps)
+        check_device(device)
+        try:
+            jobs = plan_jobs(inputs, output, mode="encode")
+        except NscError as e:
+            raise usage_error(str(e)) from None
+        if not jobs:
+            raise usage_error("no audio files found in the inputs given")
+        codec_obj = load_codec(spec.name, device=device)
+        ui = BatchUI("encoded", quiet=quiet)
+        if not quiet:
+            ui.console.print(
+                f"[dim]nsc: {spec.name} at {format_kbps(spec.bitrate_kbps(n_codebooks))}bit/s "
+                f"({n_codebooks} codebooks) on {codec_obj.device}[/]"
+            )
+        engine = Engine(codec_obj, n_codebooks=n_codebooks, batch_size=batch_size, listener=ui)
+        try:
+            report = engine.encode_files(jobs, force=force)
+        finally:
+            ui.close()
+            flush_stdout()
+        code = ui.summary(report)
+    raise typer.Exit(code)
