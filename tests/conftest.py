@@ -95,3 +95,31 @@ def tiny_weights(_tiny_weights_dir, monkeypatch):
 def tone():
     """0.5 s of speech-like audio at 8 kHz, float32 [T]."""
     return make_tone()
+
+
+# --------------------------------------------------------------------------- CLI helpers
+
+
+def run_nsc(*args, input: bytes | None = None):
+    """Run ``nsc ARGS`` in-process with Typer's CliRunner; returns the Result
+    (exit_code, stdout, stderr, stdout_bytes)."""
+    from typer.testing import CliRunner
+
+    from nsc.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
+
+
+def write_wav(path: Path, seconds: float = 0.5, sample_rate: int = 8000, channels: int = 0, **kw) -> Path:
+    """Write a synthetic speech-like audio file (soundfile keywords pass through) and return its path."""
+    import soundfile as sf
+
+    x = make_tone(seconds, sample_rate, channels=channels)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, x.T if x.ndim == 2 else x, sample_rate, **kw)
+    return path
+
+
+def no_partials(folder: Path) -> bool:
+    """True when no temporary ``.*.part`` output is left anywhere under ``folder``."""
+    return not list(folder.rglob(".*.part"))

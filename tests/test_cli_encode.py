@@ -6,14 +6,14 @@ import io
 
 import numpy as np
 import soundfile as sf
-from cli_helpers import no_partials, nsc, wav
+from conftest import no_partials, run_nsc, write_wav
 
 from nsc import container
 
 
 def test_encode_file_beside_input(tmp_path, tiny_weights):
-    src = wav(tmp_path / "speech.wav", 1.0, 16000, channels=2)
-    r = nsc("encode", src, "-c", "test-tiny")
+    src = write_wav(tmp_path / "speech.wav", 1.0, 16000, channels=2)
+    r = run_nsc("encode", src, "-c", "test-tiny")
     assert r.exit_code == 0, r.stderr
     out = tmp_path / "speech.nsc"
     h, codes = container.unpack(out.read_bytes())
@@ -23,60 +23,60 @@ def test_encode_file_beside_input(tmp_path, tiny_weights):
 
 
 def test_bitrate_forms_pick_codebooks(tmp_path, tiny_weights):
-    src = wav(tmp_path / "a.wav")
+    src = write_wav(tmp_path / "a.wav")
     for text, q in [("0.4k", 1), ("800", 2), ("1.2kbps", 3), ("1200bps", 3)]:
-        r = nsc("encode", src, "-c", "test-tiny", "-b", text, "-o", tmp_path / f"{q}.nsc", "--force")
+        r = run_nsc("encode", src, "-c", "test-tiny", "-b", text, "-o", tmp_path / f"{q}.nsc", "--force")
         assert r.exit_code == 0, r.stderr
         assert container.read_header(open(tmp_path / f"{q}.nsc", "rb")).n_codebooks == q
 
 
 def test_bad_bitrate_lists_offered(tmp_path, tiny_weights):
-    src = wav(tmp_path / "a.wav")
-    r = nsc("encode", src, "-c", "test-tiny", "-b", "2.4k")
+    src = write_wav(tmp_path / "a.wav")
+    r = run_nsc("encode", src, "-c", "test-tiny", "-b", "2.4k")
     assert r.exit_code == 2
     assert "offers 0.4k, 0.8k, 1.2k" in r.stderr and "Traceback" not in r.stderr
-    r = nsc("encode", src, "-b", "fast")
+    r = run_nsc("encode", src, "-b", "fast")
     assert r.exit_code == 2 and "cannot read bitrate" in r.stderr
-    r = nsc("encode", src, "-b", "7.7k")
+    r = run_nsc("encode", src, "-b", "7.7k")
     assert r.exit_code == 2 and "no codec offers 7.7k" in r.stderr and "1.2k (mscacodec-nb)" in r.stderr
     assert not (tmp_path / "a.nsc").exists()
 
 
 def test_unknown_codec_and_bad_options(tmp_path):
-    src = wav(tmp_path / "a.wav")
-    r = nsc("encode", src, "-c", "nope")
+    src = write_wav(tmp_path / "a.wav")
+    r = run_nsc("encode", src, "-c", "nope")
     assert r.exit_code == 2 and "unknown codec 'nope'" in r.stderr and "mscacodec-nb" in r.stderr
-    r = nsc("encode", src, "--device", "tpu")
+    r = run_nsc("encode", src, "--device", "tpu")
     assert r.exit_code == 2 and "--device" in r.stderr
-    r = nsc("encode", src, "--batch-size", "0")
+    r = run_nsc("encode", src, "--batch-size", "0")
     assert r.exit_code == 2
-    r = nsc("encode")
+    r = run_nsc("encode")
     assert r.exit_code == 2
 
 
 def test_missing_weights_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("NSC_WEIGHTS_DIR", str(tmp_path))
-    src = wav(tmp_path / "a.wav")
-    r = nsc("encode", src, "-c", "test-tiny")
+    src = write_wav(tmp_path / "a.wav")
+    r = run_nsc("encode", src, "-c", "test-tiny")
     assert r.exit_code == 1 and "no trained weights for test-tiny" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
 
 def test_missing_input_and_partial_failure(tmp_path, tiny_weights):
-    good = wav(tmp_path / "good.wav")
-    r = nsc("encode", tmp_path / "missing.wav", good, "-c", "test-tiny")
+    good = write_wav(tmp_path / "good.wav")
+    r = run_nsc("encode", tmp_path / "missing.wav", good, "-c", "test-tiny")
     assert r.exit_code == 1
     assert "missing.wav: no such file" in r.stderr and "1 of 2 inputs failed" in r.stderr
     assert (tmp_path / "good.nsc").exists()
 
 
 def test_existing_output_needs_force(tmp_path, tiny_weights):
-    src = wav(tmp_path / "a.wav")
+    src = write_wav(tmp_path / "a.wav")
     (tmp_path / "a.nsc").write_bytes(b"old")
-    r = nsc("encode", src, "-c", "test-tiny")
+    r = run_nsc("encode", src, "-c", "test-tiny")
     assert r.exit_code == 1 and "exists (use --force to overwrite)" in r.stderr
     assert (tmp_path / "a.nsc").read_bytes() == b"old"
-    r = nsc("encode", src, "-c", "test-tiny", "--force")
+    r = run_nsc("encode", src, "-c", "test-tiny", "--force")
     assert r.exit_code == 0 and (tmp_path / "a.nsc").read_bytes()[:4] == b"NSCF"
     assert no_partials(tmp_path)
 
@@ -90,7 +90,7 @@ def test_bad_audio_inputs(tmp_path, tiny_weights):
     sf.write(tmp_path / "zero.wav", np.zeros(0, np.float32), 8000)
     for name, msg in [("nan.wav", "NaN"), ("empty.wav", "empty file"), ("text.wav", "not a readable audio file"),
                       ("zero.wav", "no audio samples")]:
-        r = nsc("encode", tmp_path / name, "-c", "test-tiny")
+        r = run_nsc("encode", tmp_path / name, "-c", "test-tiny")
         assert r.exit_code == 1, name
         assert msg in r.stderr and "Traceback" not in r.stderr, r.stderr
         assert not (tmp_path / name).with_suffix(".nsc").exists()
@@ -98,11 +98,11 @@ def test_bad_audio_inputs(tmp_path, tiny_weights):
 
 
 def test_folder_is_mirrored(tmp_path, tiny_weights):
-    wav(tmp_path / "in" / "a.wav")
-    wav(tmp_path / "in" / "sub" / "b.flac", 0.3, 16000, format="FLAC")
-    wav(tmp_path / "in" / "sub" / "deeper" / "c.wav", 0.2, 44100)
+    write_wav(tmp_path / "in" / "a.wav")
+    write_wav(tmp_path / "in" / "sub" / "b.flac", 0.3, 16000, format="FLAC")
+    write_wav(tmp_path / "in" / "sub" / "deeper" / "c.wav", 0.2, 44100)
     (tmp_path / "in" / "sub" / "readme.txt").write_text("skip me")
-    r = nsc("encode", tmp_path / "in", "-o", tmp_path / "out", "-c", "test-tiny")
+    r = run_nsc("encode", tmp_path / "in", "-o", tmp_path / "out", "-c", "test-tiny")
     assert r.exit_code == 0, r.stderr
     got = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.nsc"))
     assert got == ["a.nsc", "sub/b.nsc", "sub/deeper/c.nsc"]
@@ -110,10 +110,10 @@ def test_folder_is_mirrored(tmp_path, tiny_weights):
 
 
 def test_folder_partial_failure_continues(tmp_path, tiny_weights):
-    wav(tmp_path / "in" / "a.wav")
+    write_wav(tmp_path / "in" / "a.wav")
     (tmp_path / "in" / "b.wav").write_text("garbage")
-    wav(tmp_path / "in" / "c.wav")
-    r = nsc("encode", tmp_path / "in", "-c", "test-tiny", "-q")
+    write_wav(tmp_path / "in" / "c.wav")
+    r = run_nsc("encode", tmp_path / "in", "-c", "test-tiny", "-q")
     assert r.exit_code == 1
     assert (tmp_path / "in" / "a.nsc").exists() and (tmp_path / "in" / "c.nsc").exists()
     assert "b.wav" in r.stderr and "encoded" not in r.stderr  # quiet: errors only
@@ -123,25 +123,25 @@ def test_stdin_to_stdout(tmp_path, tiny_weights):
     buf = io.BytesIO()
     x = np.random.default_rng(0).uniform(-0.3, 0.3, 3000).astype(np.float32)
     sf.write(buf, x, 8000, format="WAV", subtype="PCM_16")
-    r = nsc("encode", "-", "-c", "test-tiny", "-q", input=buf.getvalue())
+    r = run_nsc("encode", "-", "-c", "test-tiny", "-q", input=buf.getvalue())
     assert r.exit_code == 0, r.stderr
     h, codes = container.unpack(r.stdout_bytes)
     assert h.n_samples == 3000 and codes.shape == (3, 19)
-    r = nsc("encode", "-", "-c", "test-tiny", input=b"not audio")
+    r = run_nsc("encode", "-", "-c", "test-tiny", input=b"not audio")
     assert r.exit_code == 1 and "<stdin>" in r.stderr
-    r = nsc("encode", "-", tmp_path / "x.wav", "-c", "test-tiny")
+    r = run_nsc("encode", "-", tmp_path / "x.wav", "-c", "test-tiny")
     assert r.exit_code == 2
 
 
 def test_quiet_prints_nothing_on_success(tmp_path, tiny_weights):
-    src = wav(tmp_path / "a.wav", 0.3, 16000)
-    r = nsc("encode", src, "-c", "test-tiny", "--quiet")
+    src = write_wav(tmp_path / "a.wav", 0.3, 16000)
+    r = run_nsc("encode", src, "-c", "test-tiny", "--quiet")
     assert r.exit_code == 0 and r.stderr == "" and r.stdout == ""
 
 
 def test_never_modifies_input(tmp_path, tiny_weights):
-    src = wav(tmp_path / "a.wav")
+    src = write_wav(tmp_path / "a.wav")
     before = src.read_bytes()
-    r = nsc("encode", src, "-c", "test-tiny", "-o", src, "--force")
+    r = run_nsc("encode", src, "-c", "test-tiny", "-o", src, "--force")
     assert r.exit_code == 1 and "overwrite the input" in r.stderr
     assert src.read_bytes() == before

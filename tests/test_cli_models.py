@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cli_helpers import nsc
+from conftest import run_nsc
 
 import nsc as nsc_pkg
 
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_models_table_lists_registry():
-    r = nsc("models")
+    r = run_nsc("models")
     assert r.exit_code == 0
     for name in ["mscacodec-nb", "mscacodec-wb", "hificodec-16k", "srcodec-16k", "test-tiny"]:
         assert name in r.stdout
@@ -29,14 +29,14 @@ def test_models_markdown_and_card(tmp_path, monkeypatch):
     monkeypatch.setattr("nsc.weights.WEIGHTS_DIR", tmp_path)
     (tmp_path / "test-tiny.md").write_text("# test-tiny\n\nA tiny codec\nfor tests.\n\nMore text.\n")
     assert models.model_card_summary("test-tiny") == "A tiny codec for tests."
-    r = nsc("models", "--markdown")
+    r = run_nsc("models", "--markdown")
     assert r.exit_code == 0
     row = next(line for line in r.stdout.splitlines() if "`test-tiny`" in line)
     assert row.startswith("| `test-tiny` | 250 | 8000 Hz | 0.4, 0.8, 1.2 |") and "A tiny codec for tests." in row
 
 
 def test_version():
-    r = nsc("--version")
+    r = run_nsc("--version")
     assert r.exit_code == 0 and r.stdout.strip() == f"nsc {nsc_pkg.__version__}"
 
 
