@@ -52,6 +52,11 @@ def init_weights(module: nn.Module) -> None:
                 nn.init.kaiming_normal_(m.weight, nonlinearity="linear")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+    for m in module.modules():
+        # residual branches start near identity so deep stacks keep unit gain
+        if getattr(m, "residual_out", None) is not None:
+            with torch.no_grad():
+                m.residual_out.weight.mul_(0.1)
 
 
 class CausalConv1d(nn.Conv1d):
@@ -167,6 +172,7 @@ class TCNBlock(nn.Module):
             nn.PReLU(hidden),
             nn.Conv1d(hidden, channels, 1),
         )
+        self.residual_out = self.net[-1]
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.net(x)
@@ -202,6 +208,7 @@ class ResidualUnit(nn.Module):
             nn.ELU(), CausalConv1d(channels, hidden, kernel_size, dilation=dilation),
             nn.ELU(), nn.Conv1d(hidden, channels, 1),
         )
+        self.residual_out = self.net[-1]
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.net(x)
