@@ -63,3 +63,25 @@ def test_pages_render_without_warnings():
     for page in sorted(MAN.glob("*.1")):
         r = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", str(page)], capture_output=True, text=True)
         assert r.returncode == 0 and r.stderr == "", f"{page.name}: {r.stderr}"
+
+
+ROOT = MAN.parent
+
+
+def test_readme_commands_are_what_ci_runs():
+    """README's two set-up/test commands appear verbatim, as lines, in .ci/run."""
+    readme = (ROOT / "README.md").read_text()
+    m = re.search(r"<!-- setup:begin -->\n```sh\n(.*?)```\n<!-- setup:end -->", readme, re.S)
+    assert m, "README.md lacks the setup block"
+    commands = m.group(1).strip().splitlines()
+    assert len(commands) == 2 and "torch==2.13.0" in commands[0] and "pytest" in commands[1]
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    for c in commands:
+        assert c in ci, f"{c!r} is not run verbatim by .ci/run"
+    assert "set -euo pipefail" in ci
+
+
+def test_readme_links_container_spec():
+    readme = (ROOT / "README.md").read_text()
+    assert "formats/nsc-container-v1.md" in readme and (ROOT / "formats" / "nsc-container-v1.md").exists()
+    assert "nsc train nsc/train/recipes/mscacodec-nb.toml" in readme
