@@ -145,3 +145,58 @@ def test_never_modifies_input(tmp_path, tiny_weights):
     r = run_nsc("encode", src, "-c", "test-tiny", "-o", src, "--force")
     assert r.exit_code == 1 and "overwrite the input" in r.stderr
     assert src.read_bytes() == before
+
+
+def test_real_speech_roundtrip(tmp_path, tiny_weights):
+    """Real speech from the shared corpus through the CLI and back, at the original rate and length."""
+    import pytest
+    from conftest import SPEECH
+
+    files = sorted(SPEECH.glob("cmu_arctic/*/*.flac"))[:2] + sorted(SPEECH.glob("ljspeech/**/*.flac"))[:1]
+    if not files:
+        pytest.skip("shared speech corpus not present")
+    for f in files:
+        (tmp_path / "in" / f.name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / f.name).write_bytes(f.read_bytes())
+    r = run_nsc("encode", tmp_path / "in", "-o", tmp_path / "codes", "-c", "test-tiny", "-b", "1.2k")
+    assert r.exit_code == 0, r.stderr
+    r = run_nsc("decode", tmp_path / "codes", "-o", tmp_path / "out", "-r", "original")
+    assert r.exit_code == 0, r.stderr
+    for f in files:
+        src, out = sf.info(f), sf.info(tmp_path / "out" / (f.stem + ".nsc.wav"))
+        assert (out.samplerate, out.frames) == (src.samplerate, src.frames)
+        h = container.read_header(open(tmp_path / "codes" / (f.stem + ".nsc"), "rb"))
+        assert h.n_samples == src.frames and h.input_sample_rate == src.samplerate
+        assert abs(h.duration_s - src.duration) < 1e-9
+
+
+def test_progress_bar_on_a_terminal(tmp_path, tiny_codec):
+    """On a terminal, a long file gets a bar with x real time and kbit/s, then the summary."""
+    import io as _io
+
+    from rich.console import Console
+
+    from nsc.cli._util import BatchUI
+    from nsc.engine import Engine, Job
+
+    src = write_wav(tmp_path / "long.wav", 31.0)
+    buf = _io.StringIO()
+    ui = BatchUI("encoded", console=Console(file=buf, force_terminal=True, width=120, highlight=False))
+    report = Engine(tiny_codec, listener=ui, chunk_s=2.0).encode_files([Job(str(src), str(tmp_path / "l.nsc"))])
+    assert ui.summary(report) == 0
+    out = buf.getvalue()
+    assert "encoding" in out and "x real time" in out and "kbit/s" in out
+    assert "encoded 1 file, 31.0 s of audio (0.009 h)" in out
+
+
+def test_cuda_unavailable_is_usage_error(tmp_path, tiny_weights):
+    import torch
+
+    if torch.cuda.is_available():
+        import pytest
+
+        pytest.skip("CUDA present")
+    r = run_nsc("encode", write_wav(tmp_path / "a.wav"), "-c", "test-tiny", "--device", "cuda")
+    assert r.exit_code == 2 and "no CUDA device" in r.stderr
+    r = run_nsc("encode", tmp_path / "a.wav", "-c", "test-tiny", "--device", "auto", "-q")
+    assert r.exit_code == 0

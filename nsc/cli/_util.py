@@ -175,7 +175,7 @@ class BatchUI(Listener):
             transient=True,
         )
         self.progress.start()
-        self.task = self.progress.add_task(self.verb.rstrip("d") + "ing", total=max(total_s, 1e-9),
+        self.task = self.progress.add_task(self.verb[:-2] + "ing", total=max(total_s, 1e-9),
                                            speed="", rate="")
 
     def notice(self, src: str, message: str) -> None:
