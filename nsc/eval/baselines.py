@@ -13,7 +13,8 @@
   (8 kHz narrowband, 16 kHz wideband), with the encoder's maximum audio
   bandwidth set to the comparison band (``--set-ctl-int 4004=1101`` for
   narrowband: left alone, libopus picks wideband SILK at 12 kbit/s even for
-  8 kHz input and spends bits on an empty band), decoded with ``opusdec --rate RATE
+  8 kHz input and spends bits on an empty band; at 16 kHz it may still
+  choose narrowband at low rates, as it does at 8 kbit/s), decoded with ``opusdec --rate RATE
   --float`` (no dither). File bits are the whole Ogg file (headers, tags and
   page overhead included); payload bits are the Opus audio packets alone,
   counted by walking the Ogg pages (the OpusHead and OpusTags packets excluded).

@@ -230,7 +230,8 @@ def plot_quality(result: EvalResult, path: Path) -> Path:
     for ax, title in zip(axes, ("PESQ", "STOI")):
         ax.set_xscale("log")
         ax.set_xlabel("payload bitrate (kbit/s)")
-        ax.set_title(f"{title} vs bitrate ({len(result.files)} files)")
+        n = len(result.files)
+        ax.set_title(f"{title} vs bitrate ({n} file{'s' * (n != 1)})")
         ax.grid(True, which="both", alpha=0.3)
         ticks = []
         for t in sorted({round(s.nominal_kbps, 3) for s in result.summaries if s.nominal_kbps > 0}):
