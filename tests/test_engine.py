@@ -196,3 +196,17 @@ def test_resample_in_engine_matches_soxr(tmp_path, tiny_codec):
     _, codes = container.unpack((tmp_path / "w.nsc").read_bytes())
     ref = encode_array(tiny_codec, resample(x, 16000, 8000), 3)
     np.testing.assert_array_equal(codes, ref)
+
+
+def test_interrupt_leaves_no_partial_output(tmp_path, tiny_codec):
+    from nsc.engine import Listener
+
+    class Stop(Listener):
+        def advance(self, audio_s, bytes_out):
+            raise KeyboardInterrupt
+
+    srcs = [_write(tmp_path / f"{i}.wav", make_tone(3.0, seed=i), 8000) for i in range(3)]
+    eng = Engine(tiny_codec, chunk_s=0.5, listener=Stop())
+    with pytest.raises(KeyboardInterrupt):
+        eng.encode_files([Job(str(s), str(s.with_suffix(".nsc"))) for s in srcs])
+    assert not list(tmp_path.glob("*.nsc")) and not list(tmp_path.glob(".*part"))
