@@ -97,9 +97,11 @@ class EMACodebook(nn.Module):
         self.initted.fill_(True)
 
     @torch.no_grad()
-    def _ema_update(self, x: Tensor, indices: Tensor) -> None:
-        onehot_counts = torch.bincount(indices, minlength=self.codebook_size).float()
-        sums = torch.zeros(self.codebook_size, self.dim, device=x.device).index_add_(0, indices, x.float())
+    def _ema_update(self, x: Tensor, indices: Tensor, active: Tensor | None) -> None:
+        sel_x = x if active is None else x[active]
+        sel_i = indices if active is None else indices[active]
+        onehot_counts = torch.bincount(sel_i, minlength=self.codebook_size).float()
+        sums = torch.zeros(self.codebook_size, self.dim, device=x.device).index_add_(0, sel_i, sel_x.float())
         if _distributed():
             dist.all_reduce(onehot_counts)
             dist.all_reduce(sums)
@@ -108,9 +110,10 @@ class EMACodebook(nn.Module):
         n = self.cluster_size.sum()
         smoothed = (self.cluster_size + self.eps) / (n + self.codebook_size * self.eps) * n
         self.embed.copy_(self.embed_avg / smoothed[:, None])
+        # cluster sizes are identical on every process, so every process agrees on n_dead
         dead = self.cluster_size < self.dead_threshold
         n_dead = int(dead.sum())
-        if n_dead and x.shape[0] > 0:
+        if n_dead:
             pick = torch.randint(0, x.shape[0], (n_dead,), device=x.device)
             fresh = x[pick].float()
             if _distributed():
@@ -132,7 +135,7 @@ class EMACodebook(nn.Module):
              indices int64 [N], commitment loss scalar mean ||x - sg(q)||^2).
         """
         if self.training and not bool(self.initted):
-            self._init(x.detach() if active is None else x.detach()[active])
+            self._init(x.detach())
         indices = self.assign(x.detach())
         q = self.lookup(indices).to(x.dtype)
         if active is None:
@@ -141,7 +144,6 @@ class EMACodebook(nn.Module):
             w = active.to(x.dtype)[:, None]
             commit = ((x - q.detach()).pow(2) * w).sum() / (w.sum() * x.shape[1]).clamp_min(1.0)
         if self.training:
-            sel = slice(None) if active is None else active
-            self._ema_update(x.detach()[sel], indices[sel])
+            self._ema_update(x.detach(), indices, active)
         q_st = x + (q - x).detach()
         return q_st, indices, commit

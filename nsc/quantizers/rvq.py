@@ -89,10 +89,7 @@ class ResidualVQ(nn.Module):
         codes, commit = [], x.new_zeros(())
         frame_n = n_active.repeat_interleave(f)
         for q, layer in enumerate(self.layers):
-            active = frame_n > q
-            if not bool(active.any()):
-                codes.append(torch.zeros(b * f, dtype=torch.long, device=x.device))
-                continue
+            active = frame_n > q  # every stage runs, so distributed codebook updates stay in step
             qv, idx, loss = layer(residual, active)
             w = active.to(flat.dtype)[:, None]
             out = out + qv.detach() * w

@@ -230,19 +230,20 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
         }
         gan = step >= cfg.loss.gan_start_step
         if gan:
+            # one discriminator forward per backward (real and fake in one batch), as DDP requires
+            b = x.shape[0]
             with amp():
-                real_l, _ = ddp_discs(x)
-                fake_l, _ = ddp_discs(y.detach())
-            d_loss = discriminator_loss(real_l, fake_l)
+                logits, _ = ddp_discs(torch.cat([x, y.detach()]))
+            d_loss = discriminator_loss([l[:b] for l in logits], [l[b:] for l in logits])
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             torch.nn.utils.clip_grad_norm_(discs.parameters(), cfg.optim.grad_clip)
             opt_d.step()
             with amp():
-                real_l, real_f = ddp_discs(x)
-                fake_l, fake_f = ddp_discs(y)
-            losses["adv"] = generator_adv_loss(fake_l)
-            losses["feat"] = feature_matching_loss(real_f, fake_f)
+                logits, feats = ddp_discs(torch.cat([x, y]))
+            losses["adv"] = generator_adv_loss([l[b:] for l in logits])
+            losses["feat"] = feature_matching_loss([[f[:b] for f in fs] for fs in feats],
+                                                   [[f[b:] for f in fs] for fs in feats])
             losses["disc"] = d_loss.detach()
         weights = {"mel": cfg.loss.mel, "stft": cfg.loss.stft, "wave": cfg.loss.wave, "commit": cfg.loss.commit,
                    "adv": cfg.loss.adv, "feat": cfg.loss.feat}

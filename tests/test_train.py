@@ -1,0 +1,118 @@
+"""`nsc train`: recipes and overrides, a few real steps, checkpoint/resume, and DDP with gloo."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from typer.testing import CliRunner
+
+from nsc.cli import app
+from nsc.train.config import RECIPES_DIR, apply_overrides, load_config
+
+REPO = Path(__file__).parents[1]
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory) -> Path:
+    """Six synthetic 'speakers' at mixed sample rates, four train and two valid."""
+    root = tmp_path_factory.mktemp("speech")
+    rows = []
+    rng = np.random.default_rng(0)
+    for i, sr in enumerate([16000, 22050, 8000, 16000, 32000, 16000]):
+        t = np.arange(int(1.5 * sr)) / sr
+        f0 = 110 + 20 * i
+        x = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6)) * 0.1 + 0.005 * rng.standard_normal(t.size)
+        path = f"spk{i}/utt{i}.flac"
+        (root / f"spk{i}").mkdir()
+        sf.write(root / path, x.astype(np.float32), sr)
+        rows.append({"path": path, "source": "synth", "speaker": f"spk{i}", "language": "xx", "sample_rate": sr,
+                     "seconds": 1.5, "split": "valid" if i >= 4 else "train"})
+    with open(root / "manifest.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return root / "manifest.csv"
+
+
+def _sets(manifest: Path, out: Path, steps: int) -> list[str]:
+    opts = {
+        "data.manifest": str(manifest), "data.batch_size": 2, "data.segment_s": 0.2, "model.preset": "tiny",
+        "run.out_dir": str(out), "run.max_steps": steps, "run.valid_every_steps": steps, "run.valid_files": 1,
+        "run.log_every_steps": 1, "run.threads": 1, "loss.gan_start_step": 2, "loss.disc_width": 2,
+        "optim.warmup_steps": 1,
+    }
+    args = []
+    for k, v in opts.items():
+        args += ["--set", f"{k}={json.dumps(v) if isinstance(v, str) else v}"]
+    return args
+
+
+def test_packaged_recipes_load_and_name_their_codec():
+    names = sorted(p.stem for p in RECIPES_DIR.glob("*.toml"))
+    assert names == ["hificodec-16k", "mscacodec-nb", "mscacodec-wb", "srcodec-16k"]
+    for n in names:
+        assert load_config(n).codec == n
+
+
+def test_overrides_parse_toml_values_and_reject_unknown_keys():
+    d = apply_overrides({}, ["optim.lr=3e-4", "run.out_dir=runs/x", "model.preset=\"paper\"", "run.amp=false"])
+    assert d == {"optim": {"lr": 3e-4}, "run": {"out_dir": "runs/x", "amp": False}, "model": {"preset": "paper"}}
+    with pytest.raises(ValueError, match="unknown setting"):
+        load_config("mscacodec-nb", ["optim.lrr=1"])
+    with pytest.raises(ValueError, match="key=value"):
+        load_config("mscacodec-nb", ["optim.lr"])
+
+
+def test_train_writes_checkpoint_and_weights_then_resumes(manifest, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["train", "mscacodec-nb", "--device", "cpu", "--quiet", *_sets(manifest, out, 3)])
+    assert r.exit_code == 0, r.output
+    ck = torch.load(out / "last.ckpt", weights_only=False)
+    assert ck["step"] == 3 and ck["config"]["codec"] == "mscacodec-nb"
+    assert ck["config"]["model"]["preset"] == "tiny"
+    assert (out / "best.safetensors").exists() and (out / "last.safetensors").exists()
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert any("adv" in rec for rec in log)  # discriminators started at step 2
+    assert any("valid" in rec for rec in log)
+    r = runner.invoke(app, ["train", "mscacodec-nb", "--device", "cpu", "--quiet", "--resume", str(out / "last.ckpt"),
+                            *_sets(manifest, out, 5)])
+    assert r.exit_code == 0, r.output
+    assert torch.load(out / "last.ckpt", weights_only=False)["step"] == 5
+
+
+def test_exported_weights_load_as_a_codec(manifest, tmp_path):
+    from nsc.codec import load_codec
+
+    out = tmp_path / "run"
+    r = CliRunner().invoke(app, ["train", "srcodec-16k", "--device", "cpu", "--quiet", *_sets(manifest, out, 2)])
+    assert r.exit_code == 0, r.output
+    codec = load_codec("srcodec-16k", weights=str(out / "last.safetensors"))
+    codes = codec.encode(torch.zeros(1, 1, 640), 2)
+    assert codes.shape == (1, 2, 2)
+
+
+def test_train_usage_errors_exit_2(tmp_path):
+    runner = CliRunner()
+    assert runner.invoke(app, ["train", "no-such-recipe"]).exit_code == 2
+    assert runner.invoke(app, ["train", "mscacodec-nb", "--set", "bogus"]).exit_code == 2
+    assert runner.invoke(app, ["train", "mscacodec-nb", "--resume", str(tmp_path / "missing.ckpt")]).exit_code == 2
+
+
+def test_torchrun_two_cpu_processes_with_gloo(manifest, tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           "-m", "nsc", "train", "mscacodec-nb", "--device", "cpu", "--quiet", *_sets(manifest, out, 3)]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert torch.load(out / "last.ckpt", weights_only=False)["step"] == 3
