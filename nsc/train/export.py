@@ -1,0 +1,152 @@
+"""Ship trained generator weights inside the package, pinned by SHA-256, with a model card.
+
+``python -m nsc.train.export WEIGHTS CODEC [--eval summary.json] [--hardware TEXT] [--hours H]``
+
+* re-saves ``WEIGHTS`` (a ``best.safetensors``/``last.safetensors`` written by
+  ``nsc train``) as float16 ``nsc/weights/<codec>.safetensors`` with its config;
+* records the file's SHA-256 in ``nsc/weights/manifest.json`` (checked at load);
+* writes the model card ``nsc/weights/<codec>.md`` from the weights' metadata,
+  the training log and, when given, the ``summary.json`` of an ``nsc eval`` run.
+  The card's first paragraph is the summary ``nsc models`` shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from safetensors import safe_open
+
+from ..codec import build_model
+from ..registry import get_spec
+from ..weights import MANIFEST, WEIGHTS_DIR, load_weights, read_manifest, save_weights
+
+__all__ = ["export_weights", "write_model_card"]
+
+DATA_SUMMARY = """\
+Real human speech from `../shared/data/speech` (1.76 h, 1107 files, 317 speakers; English, Persian, Twi),
+split by speaker: 16 speakers (5.6 min) are held out as `valid` and never trained on.
+
+| source | language | minutes | licence |
+|---|---|---|---|
+| LibriSpeech (subset) | en | 60.4 | CC BY 4.0 |
+| LJ Speech (32 clips) | en | 3.7 | Public domain |
+| CMU ARCTIC (6 utterances) | en | 0.3 | CMU ARCTIC licence (BSD-style) |
+| CSTR VCTK (40 utterances) | en | 4.7 | CC BY 4.0 |
+| Mozilla Common Voice fa | fa | 27.4 | CC0 1.0 |
+| Mozilla Common Voice tw | tw | 9.1 | CC0 1.0 |
+
+Attributions and processing are listed in that folder's README. Augmentation: random 1 s crops,
+random gain of +-10 dB, speed perturbation of +-5 %."""
+
+
+def export_weights(src: Path, codec: str) -> tuple[Path, str, dict]:
+    """Copy ``src`` into the package as ``codec``'s float16 weights; returns (path, sha256, metadata).
+
+    Raises:
+        WeightsError: ``src`` is unreadable.
+        ValueError: the weights were trained for another codec.
+    """
+    spec = get_spec(codec)
+    state, config = load_weights(src, verify=False)
+    if config.get("codec", codec) != codec:
+        raise ValueError(f"{src} holds weights for {config['codec']}, not {codec}")
+    with safe_open(str(src), framework="pt") as f:
+        meta = f.metadata() or {}
+    model = build_model(spec, config.get("model", {}))
+    model.load_state_dict(state, strict=True)
+    dest = WEIGHTS_DIR / spec.weights
+    card = {k: v for k, v in meta.items() if k != "config"}
+    sha = save_weights(model.state_dict(), {"codec": codec, "model": model.config}, dest, **card)
+    manifest = read_manifest()
+    manifest[spec.weights] = {
+        "codec": codec,
+        "sha256": sha,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "step": int(meta.get("step", 0)),
+    }
+    MANIFEST.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return dest, sha, {**card, "parameters": manifest[spec.weights]["parameters"], "config": model.config}
+
+
+def _eval_table(summary: dict, codec: str, sample_rate: int) -> str:
+    rows = ["| system | kbit/s (payload / file) | PESQ | STOI | ViSQOL | LSD dB |", "|---|---|---|---|---|---|"]
+    for s in summary.get("summary", []):
+        if s["sample_rate"] != sample_rate or (s["kind"] == "nsc" and s["codec"] != codec):
+            continue
+
+        def f(v, d=2):
+            return "-" if v is None else f"{v:.{d}f}"
+
+        rows.append(f"| {s['system']} | {f(s['payload_kbps'], 3)} / {f(s['file_kbps'], 3)} | {f(s['pesq'])} | "
+                    f"{f(s['stoi'], 3)} | {f(s['visqol'])} | {f(s['lsd_db'])} |")
+    return "\n".join(rows)
+
+
+def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware: str, hours: float,
+                     recipe_note: str, log_path: Path | None = None) -> Path:
+    """Write ``nsc/weights/<codec>.md``; returns its path."""
+    spec = get_spec(codec)
+    cfg = meta["config"]
+    rates = ", ".join(f"{spec.bitrate_kbps(n):g} kbit/s ({n} codebooks)" for n in spec.n_codebooks_options)
+    curve = ""
+    if log_path and log_path.exists():
+        lines = [json.loads(x) for x in log_path.read_text().splitlines() if '"valid"' in x]
+        if lines:
+            keys = sorted(lines[-1]["valid"])
+            curve = "| step | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys) + "\n"
+            curve += "\n".join(f"| {r['step']} | " + " | ".join(f"{r['valid'].get(k, float('nan')):.3f}" for k in keys) + " |"
+                               for r in lines)
+    status = "trained" if eval_summary else "trained (not yet evaluated)"
+    text = f"""# {codec}
+
+{spec.family} ({spec.summary}), {status} by the nsc project on its own data: {meta['parameters'] / 1e6:.2f} M parameters, {int(meta.get('step', 0))} steps ({hours:.1f} h on {hardware}). Early weights: see the figures below before relying on them.
+
+## Model
+- Implements: {spec.paper}.
+- Sample rate {spec.sample_rate} Hz, hop {spec.hop_length} samples ({spec.frame_rate:g} frames/s); codebooks {' + '.join(str(s) for s in spec.codebook_sizes)}.
+- Bitrates: {rates}. One model serves all of them (quantizer dropout).
+- Config: `{json.dumps(cfg, sort_keys=True)}`; {meta['parameters']:,} parameters; causal throughout.
+- Weights: float16 safetensors, SHA-256 pinned in `manifest.json`.
+
+## Training data
+{DATA_SUMMARY}
+
+## Training
+- Recipe `nsc/train/recipes/{codec}.toml` {recipe_note}.
+- {int(meta.get('step', 0))} steps, {hours:.1f} hours on {hardware}.
+
+### Validation during training (fixed subset of the valid split, first 8 s of 8 files)
+{curve or '(none logged)'}
+
+## Evaluation on the whole valid split (held-out speakers), `nsc eval`
+{_eval_table(eval_summary, codec, spec.sample_rate) if eval_summary else '(not evaluated yet)'}
+
+## Limitations
+- Trained on 1.7 h of read speech; noisy, conversational, or music input is out of domain.
+- See the issue tracker's closing notes for what is still being trained.
+"""
+    path = WEIGHTS_DIR / f"{codec}.md"
+    path.write_text(text)
+    return path
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="Ship trained weights into the package with a model card.")
+    p.add_argument("weights", type=Path)
+    p.add_argument("codec")
+    p.add_argument("--eval", type=Path, help="summary.json of an nsc eval run on the valid split")
+    p.add_argument("--hardware", default="2 CPU cores (1 thread), no GPU")
+    p.add_argument("--hours", type=float, default=0.0)
+    p.add_argument("--recipe-note", default="")
+    p.add_argument("--log", type=Path, help="the run's log.jsonl")
+    a = p.parse_args()
+    dest, sha, meta = export_weights(a.weights, a.codec)
+    summary = json.loads(a.eval.read_text()) if a.eval else None
+    card = write_model_card(a.codec, meta, summary, a.hardware, a.hours, a.recipe_note, a.log)
+    print(f"{dest} sha256 {sha}\n{card}")
+
+
+if __name__ == "__main__":
+    main()
