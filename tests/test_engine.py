@@ -210,3 +210,26 @@ def test_interrupt_leaves_no_partial_output(tmp_path, tiny_codec):
     with pytest.raises(KeyboardInterrupt):
         eng.encode_files([Job(str(s), str(s.with_suffix(".nsc"))) for s in srcs])
     assert not list(tmp_path.glob("*.nsc")) and not list(tmp_path.glob(".*part"))
+
+
+@pytest.mark.slow
+def test_one_hour_file_stays_under_1_gib(tmp_path):
+    """Encode and decode a 1-hour file with the full-size mscacodec-nb (random init), each in a fresh
+    process; peak RSS must stay under 1 GiB (run with -m slow; takes a few minutes)."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "benchmarks"))
+    import bench_engine
+
+    hour = tmp_path / "hour.wav"
+    bench_engine.write_long(hour, 3600.0)
+    base = [sys.executable, str(root / "benchmarks" / "bench_engine.py"), "--random-init", "--threads", "1"]
+    for what, src, dst in [("encode", hour, tmp_path / "h.nsc"), ("decode", tmp_path / "h.nsc", tmp_path / "h.wav")]:
+        out = subprocess.run(base + ["--child", what, "--src", str(src), "--dst", str(dst)],
+                             capture_output=True, text=True, check=True)
+        peak = json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mib"]
+        assert peak < 1024, f"{what}: peak RSS {peak:.0f} MiB"
+    assert sf.info(tmp_path / "h.wav").frames == 3600 * 8000
