@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from ..quantizers import GroupResidualVQ
 from ..registry import CodecSpec
-from .blocks import ConvDecoder, ConvEncoder
-from .vqcodec import WaveformVQCodec
+from .vqcodec import WaveformVQCodec, build_waveform_codec
 
 __all__ = ["build", "PRESETS"]
 
@@ -33,15 +32,9 @@ def build(spec: CodecSpec, **config) -> WaveformVQCodec:
     Raises:
         ValueError: unknown preset.
     """
-    preset = config.get("preset", "cpu")
-    if preset not in PRESETS:
-        raise ValueError(f"unknown HiFi-Codec preset {preset!r}; choose from {', '.join(PRESETS)}")
-    cfg = {**PRESETS[preset], **config, "preset": preset}
-    strides = tuple(cfg.get("strides") or (2, 4, 5, 8))
-    cfg["strides"] = list(strides)
-    common = dict(channels=cfg["channels"], strides=strides, latent_dim=cfg["latent_dim"], block="mrf",
-                  sample_rate=spec.sample_rate)
     n_groups = 2
-    quantizer = GroupResidualVQ(cfg["latent_dim"], n_groups, len(spec.codebook_sizes) // n_groups, spec.codebook_sizes[0])
-    return WaveformVQCodec(ConvEncoder(**common), quantizer, ConvDecoder(**common), sample_rate=spec.sample_rate,
-                           hop_length=spec.hop_length, n_codebooks_options=spec.n_codebooks_options, config=cfg)
+    return build_waveform_codec(
+        spec, "HiFi-Codec", PRESETS, config, block="mrf",
+        make_quantizer=lambda cfg: GroupResidualVQ(cfg["latent_dim"], n_groups, len(spec.codebook_sizes) // n_groups,
+                                                   spec.codebook_sizes[0]),
+    )

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from ..quantizers import ResidualVQ
 from ..registry import CodecSpec
-from .blocks import ConvDecoder, ConvEncoder
-from .vqcodec import WaveformVQCodec
+from .vqcodec import WaveformVQCodec, build_waveform_codec
 
 __all__ = ["build", "PRESETS"]
 
@@ -37,14 +36,8 @@ def build(spec: CodecSpec, **config) -> WaveformVQCodec:
     Raises:
         ValueError: unknown preset or a hop length with no stride plan.
     """
-    preset = config.get("preset", "cpu")
-    if preset not in PRESETS:
-        raise ValueError(f"unknown MSCACodec preset {preset!r}; choose from {', '.join(PRESETS)}")
-    cfg = {**PRESETS[preset], **config, "preset": preset}
-    strides = tuple(cfg.get("strides") or _STRIDES[spec.hop_length])
-    cfg["strides"] = list(strides)
-    common = dict(channels=cfg["channels"], strides=strides, latent_dim=cfg["latent_dim"], block="msrcam",
-                  bottleneck="tcgru", bottleneck_hidden=cfg["bottleneck_hidden"], sample_rate=spec.sample_rate)
-    quantizer = ResidualVQ(cfg["latent_dim"], len(spec.codebook_sizes), tuple(spec.codebook_sizes))
-    return WaveformVQCodec(ConvEncoder(**common), quantizer, ConvDecoder(**common), sample_rate=spec.sample_rate,
-                           hop_length=spec.hop_length, n_codebooks_options=spec.n_codebooks_options, config=cfg)
+    return build_waveform_codec(
+        spec, "MSCACodec", PRESETS, config, block="msrcam", bottleneck="tcgru",
+        default_strides=_STRIDES.get(spec.hop_length, ()),
+        make_quantizer=lambda cfg: ResidualVQ(cfg["latent_dim"], len(spec.codebook_sizes), tuple(spec.codebook_sizes)),
+    )

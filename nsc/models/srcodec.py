@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from ..quantizers import SplitResidualVQ
 from ..registry import CodecSpec
-from .blocks import ConvDecoder, ConvEncoder
-from .vqcodec import WaveformVQCodec
+from .vqcodec import WaveformVQCodec, build_waveform_codec
 
 __all__ = ["build", "PRESETS"]
 
@@ -32,16 +31,9 @@ def build(spec: CodecSpec, **config) -> WaveformVQCodec:
     Raises:
         ValueError: unknown preset, or a spec without exactly two codebooks.
     """
-    preset = config.get("preset", "cpu")
-    if preset not in PRESETS:
-        raise ValueError(f"unknown SRCodec preset {preset!r}; choose from {', '.join(PRESETS)}")
     if len(spec.codebook_sizes) != 2:
         raise ValueError("SRCodec needs exactly two codebooks (low half, residual)")
-    cfg = {**PRESETS[preset], **config, "preset": preset}
-    strides = tuple(cfg.get("strides") or (2, 4, 5, 8))
-    cfg["strides"] = list(strides)
-    common = dict(channels=cfg["channels"], strides=strides, latent_dim=cfg["latent_dim"], block="resunit",
-                  sample_rate=spec.sample_rate)
-    quantizer = SplitResidualVQ(cfg["latent_dim"], tuple(spec.codebook_sizes))
-    return WaveformVQCodec(ConvEncoder(**common), quantizer, ConvDecoder(**common), sample_rate=spec.sample_rate,
-                           hop_length=spec.hop_length, n_codebooks_options=spec.n_codebooks_options, config=cfg)
+    return build_waveform_codec(
+        spec, "SRCodec", PRESETS, config, block="resunit",
+        make_quantizer=lambda cfg: SplitResidualVQ(cfg["latent_dim"], tuple(spec.codebook_sizes)),
+    )

@@ -6,13 +6,15 @@ how those are wired; this module does the wiring once.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
 from .base import CodecModel, CodecOutput
-from .blocks import init_weights
+from .blocks import ConvDecoder, ConvEncoder, init_weights
 
-__all__ = ["WaveformVQCodec"]
+__all__ = ["WaveformVQCodec", "build_waveform_codec"]
 
 
 class WaveformVQCodec(CodecModel):
@@ -64,3 +66,36 @@ class WaveformVQCodec(CodecModel):
         y = self.decoder(q.quantized)
         return CodecOutput(audio=y[..., : audio.shape[-1]], codes=q.codes, commit_loss=q.commit_loss,
                            codebook_loss=q.commit_loss.new_zeros(()))
+
+
+def build_waveform_codec(spec, family: str, presets: dict[str, dict], config: dict, *, block: str,
+                         make_quantizer, bottleneck: str = "none", default_strides: tuple[int, ...] = (2, 4, 5, 8)
+                         ) -> WaveformVQCodec:
+    """Assemble a family's codec: resolve the preset, build encoder/decoder and quantizer.
+
+    Args:
+        spec: the registry entry (sample rate, hop length, codebooks).
+        family: name used in error messages.
+        presets: named configs (``"cpu"`` is the default).
+        config: user config; its keys override the preset's.
+        block: per-resolution block kind of :class:`ConvEncoder` (``msrcam``, ``mrf``, ``resunit``).
+        make_quantizer: ``f(cfg) -> quantizer`` given the resolved config.
+        bottleneck: ``"tcgru"`` or ``"none"``.
+        default_strides: strides when the config names none (their product must be the hop length).
+
+    Raises:
+        ValueError: unknown preset, or strides whose product is not ``spec.hop_length``.
+    """
+    preset = config.get("preset", "cpu")
+    if preset not in presets:
+        raise ValueError(f"unknown {family} preset {preset!r}; choose from {', '.join(presets)}")
+    cfg = {**presets[preset], **config, "preset": preset}
+    strides = tuple(cfg.get("strides") or default_strides)
+    if math.prod(strides) != spec.hop_length:
+        raise ValueError(f"strides {strides} do not multiply to the hop length {spec.hop_length}")
+    cfg["strides"] = list(strides)
+    common = dict(channels=cfg["channels"], strides=strides, latent_dim=cfg["latent_dim"], block=block,
+                  bottleneck=bottleneck, bottleneck_hidden=cfg.get("bottleneck_hidden"), sample_rate=spec.sample_rate)
+    return WaveformVQCodec(ConvEncoder(**common), make_quantizer(cfg), ConvDecoder(**common),
+                           sample_rate=spec.sample_rate, hop_length=spec.hop_length,
+                           n_codebooks_options=spec.n_codebooks_options, config=cfg)
