@@ -123,3 +123,27 @@ def test_opus_runs_at_every_nsc_rate(speech_dir, tiny_codec):
     rates = {s.system: (s.sample_rate, s.pesq_mode) for s in result.summaries}
     assert rates == {"opus-nb 8k": (8000, "nb"), "opus-wb 8k": (16000, "wb")}
     assert np.isfinite(result.summaries[1].pesq)
+
+
+def test_manifest_reference_with_split(tmp_path):
+    import csv
+
+    import soundfile as sf
+
+    from conftest import make_tone
+    from nsc.eval import find_audio
+
+    rows = []
+    for i, split in enumerate(["train", "valid", "valid"]):
+        sf.write(tmp_path / f"a{i}.wav", make_tone(0.3), 8000)
+        rows.append({"path": f"a{i}.wav", "split": split})
+    with open(tmp_path / "manifest.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["path", "split"])
+        w.writeheader()
+        w.writerows(rows)
+    assert [p.name for p in find_audio([tmp_path / "manifest.csv"], split="valid")] == ["a1.wav", "a2.wav"]
+    assert len(find_audio([tmp_path / "manifest.csv"])) == 3
+    from nsc.errors import AudioError
+
+    with pytest.raises(AudioError, match="split"):
+        find_audio([tmp_path / "manifest.csv"], split="test")

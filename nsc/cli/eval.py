@@ -30,7 +30,8 @@ def _error(message: str, code: int) -> typer.Exit:
 
 def eval_cli(
     references: Annotated[list[Path], typer.Argument(
-        help="Speech files or folders (searched recursively) to use as references.", show_default=False)],
+        help="Speech files, folders (searched recursively) or manifest .csv files to use as references.",
+        show_default=False)],
     codec: Annotated[Optional[list[str]], typer.Option(
         "--codec", "-c",
         help="nsc codec to evaluate (repeatable); none for baselines only. Default: every codec with weights.")] = None,
@@ -43,6 +44,8 @@ def eval_cli(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on standard output.")] = False,
     visqol: Annotated[bool, typer.Option(
         "--visqol/--no-visqol", help="Score ViSQOL (slow; needs visqol-python).")] = True,
+    split: Annotated[Optional[str], typer.Option(
+        "--split", help="With a manifest .csv reference: only its rows of this split (e.g. valid).")] = None,
     limit: Annotated[Optional[int], typer.Option(
         "--limit", "-n", min=1, help="Use only the first N files (sorted).")] = None,
     device: Annotated[str, typer.Option("--device", help="Torch device for nsc codecs: cpu, cuda, auto.")] = "cpu",
@@ -62,7 +65,7 @@ def eval_cli(
     try:
         kbps = [parse_bitrate(b) for b in bitrate] if bitrate else None
         pairs = parse_baselines(baselines)
-        files = find_audio(references)
+        files = find_audio(references, split=split)
     except (BitrateError, UnknownCodecError, AudioError, NscError) as exc:
         raise _error(str(exc), EXIT_USAGE) from None
     if limit:

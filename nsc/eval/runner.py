@@ -189,15 +189,36 @@ class EvalResult:
 # ----------------------------------------------------------------------------- inputs
 
 
-def find_audio(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand files and folders (searched recursively) into a sorted list of audio files.
+def _manifest_files(manifest: Path, split: str | None) -> list[Path]:
+    import csv
+
+    with open(manifest, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or "path" not in rows[0]:
+        raise AudioError(f"{manifest}: not a speech manifest (needs a 'path' column)")
+    if split is not None:
+        rows = [r for r in rows if r.get("split") == split]
+        if not rows:
+            raise AudioError(f"{manifest}: no rows with split {split!r}")
+    return sorted(manifest.parent / r["path"] for r in rows)
+
+
+def find_audio(paths: Iterable[str | Path], split: str | None = None) -> list[Path]:
+    """Expand files, folders (searched recursively) and manifests into a sorted list of audio files.
+
+    A ``.csv`` path is read as a speech manifest (the format of
+    ``../shared/data/speech/manifest.csv``: a ``path`` column relative to the
+    manifest, optionally a ``split`` column); ``split`` keeps only its rows of
+    that split (e.g. ``"valid"``).
 
     Raises:
-        AudioError: a path does not exist, or nothing playable was found.
+        AudioError: a path does not exist, a manifest is malformed, or nothing playable was found.
     """
     found: list[Path] = []
     for p in map(Path, paths):
-        if p.is_dir():
+        if p.is_file() and p.suffix.lower() == ".csv":
+            found.extend(_manifest_files(p, split))
+        elif p.is_dir():
             found.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES))
         elif p.is_file():
             found.append(p)
