@@ -116,3 +116,23 @@ def test_torchrun_two_cpu_processes_with_gloo(manifest, tmp_path):
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert torch.load(out / "last.ckpt", weights_only=False)["step"] == 3
+
+
+def test_sigterm_saves_a_checkpoint_before_stopping(manifest, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "term"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    args = _sets(manifest, out, 100000)
+    args += ["--set", "loss.gan_start_step=1000000", "--set", "run.valid_files=0", "--set", "run.checkpoint_every_s=1e9"]
+    p = subprocess.Popen([sys.executable, "-m", "nsc", "train", "mscacodec-nb", "--device", "cpu", "--quiet", *args],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "log.jsonl").exists() and time.time() < deadline and p.poll() is None:
+        time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 1, err[-1000:]
+    assert "resume" in err
+    assert torch.load(out / "last.ckpt", weights_only=False)["step"] >= 1

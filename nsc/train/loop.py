@@ -21,7 +21,9 @@ import json
 import math
 import os
 import random
+import signal
 import sys
+import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -212,83 +214,93 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
 
     model.train()
     discs.train()
-    while True:
-        if cfg.run.max_steps and step >= cfg.run.max_steps:
-            break
-        if cfg.run.max_minutes and (time.time() - t_start) / 60 >= cfg.run.max_minutes:
-            break
-        x = sampler.batch().to(device, non_blocking=True)
-        n_active = sample_n_codebooks(x.shape[0], spec.n_codebooks_options, device=device)
-        with amp():
-            out = ddp_model(x, n_active)
-        y = out.audio.float()
-        losses = {
-            "mel": mel_loss(y, x),
-            "stft": stft_loss(y, x),
-            "wave": torch.mean(torch.abs(y - x)),
-            "commit": out.commit_loss.float(),
-        }
-        gan = step >= cfg.loss.gan_start_step
-        if gan:
-            # one discriminator forward per backward (real and fake in one batch), as DDP requires
-            b = x.shape[0]
-            with amp():
-                logits, _ = ddp_discs(torch.cat([x, y.detach()]))
-            d_loss = discriminator_loss([l[:b] for l in logits], [l[b:] for l in logits])
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            torch.nn.utils.clip_grad_norm_(discs.parameters(), cfg.optim.grad_clip)
-            opt_d.step()
-            with amp():
-                logits, feats = ddp_discs(torch.cat([x, y]))
-            losses["adv"] = generator_adv_loss([l[b:] for l in logits])
-            losses["feat"] = feature_matching_loss([[f[:b] for f in fs] for fs in feats],
-                                                   [[f[b:] for f in fs] for fs in feats])
-            losses["disc"] = d_loss.detach()
-        weights = {"mel": cfg.loss.mel, "stft": cfg.loss.stft, "wave": cfg.loss.wave, "commit": cfg.loss.commit,
-                   "adv": cfg.loss.adv, "feat": cfg.loss.feat}
-        total = sum(weights[k] * v for k, v in losses.items() if k in weights)
-        opt_g.zero_grad(set_to_none=True)
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-        opt_g.step()
-        sched_g.step()
-        step += 1
-        steps_since += 1
-        for k, v in losses.items():
-            running[k] = running.get(k, 0.0) + float(v.detach())
+    def _on_term(signum, frame):  # `kill` (SIGTERM) stops like Ctrl-C: checkpoint first
+        raise KeyboardInterrupt
 
-        if is_main and step % cfg.run.log_every_steps == 0:
-            rate = steps_since / (time.time() - t_log)
-            means = {k: v / steps_since for k, v in running.items()}
-            rec = {"step": step, "steps_per_s": round(rate, 3), "minutes": round((time.time() - t_start) / 60, 2),
-                   "lr": sched_g.get_last_lr()[0], **{k: round(v, 4) for k, v in means.items()}}
-            with open(log_path, "a") as f:
-                f.write(json.dumps(rec) + "\n")
-            info = f"{rate:.2f} it/s " + " ".join(f"{k} {v:.3f}" for k, v in means.items())
-            if bar is not None:
-                bar.update(task, completed=step, info=info)
-            elif progress:
-                print(f"step {step} {info}", flush=True)
-            running, t_log, steps_since = {}, time.time(), 0
+    if is_main and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_term)
+    try:
+        while True:
+            if cfg.run.max_steps and step >= cfg.run.max_steps:
+                break
+            if cfg.run.max_minutes and (time.time() - t_start) / 60 >= cfg.run.max_minutes:
+                break
+            x = sampler.batch().to(device, non_blocking=True)
+            n_active = sample_n_codebooks(x.shape[0], spec.n_codebooks_options, device=device)
+            with amp():
+                out = ddp_model(x, n_active)
+            y = out.audio.float()
+            losses = {
+                "mel": mel_loss(y, x),
+                "stft": stft_loss(y, x),
+                "wave": torch.mean(torch.abs(y - x)),
+                "commit": out.commit_loss.float(),
+            }
+            gan = step >= cfg.loss.gan_start_step
+            if gan:
+                # one discriminator forward per backward (real and fake in one batch), as DDP requires
+                b = x.shape[0]
+                with amp():
+                    logits, _ = ddp_discs(torch.cat([x, y.detach()]))
+                d_loss = discriminator_loss([l[:b] for l in logits], [l[b:] for l in logits])
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                torch.nn.utils.clip_grad_norm_(discs.parameters(), cfg.optim.grad_clip)
+                opt_d.step()
+                with amp():
+                    logits, feats = ddp_discs(torch.cat([x, y]))
+                losses["adv"] = generator_adv_loss([l[b:] for l in logits])
+                losses["feat"] = feature_matching_loss([[f[:b] for f in fs] for fs in feats],
+                                                       [[f[b:] for f in fs] for fs in feats])
+                losses["disc"] = d_loss.detach()
+            weights = {"mel": cfg.loss.mel, "stft": cfg.loss.stft, "wave": cfg.loss.wave, "commit": cfg.loss.commit,
+                       "adv": cfg.loss.adv, "feat": cfg.loss.feat}
+            total = sum(weights[k] * v for k, v in losses.items() if k in weights)
+            opt_g.zero_grad(set_to_none=True)
+            total.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+            opt_g.step()
+            sched_g.step()
+            step += 1
+            steps_since += 1
+            for k, v in losses.items():
+                running[k] = running.get(k, 0.0) + float(v.detach())
 
-        if is_main and valid_utts and step % cfg.run.valid_every_steps == 0:
-            last_metrics = validate(model, valid_utts, spec.sample_rate, counts, device)
-            key = "pesq" if any(k.startswith("pesq") and not np.isnan(v) for k, v in last_metrics.items()) else "stoi"
-            score = float(np.nanmean([v for k, v in last_metrics.items() if k.startswith(key)]))
-            rec = {"step": step, "valid": last_metrics, "score": score}
-            with open(log_path, "a") as f:
-                f.write(json.dumps(rec) + "\n")
-            if progress:
-                msg = f"valid @ {step}: " + " ".join(f"{k} {v:.3f}" for k, v in last_metrics.items())
-                (bar.console.print(msg) if bar is not None else print(msg, flush=True))
-            if score > best:
-                best = score
-                save_weights(model.state_dict(), {"codec": spec.name, "model": model.config}, out_dir / "best.safetensors",
-                             step=str(step), metrics=json.dumps(last_metrics))
-        if is_main and time.time() - t_ckpt >= cfg.run.checkpoint_every_s:
+            if is_main and step % cfg.run.log_every_steps == 0:
+                rate = steps_since / (time.time() - t_log)
+                means = {k: v / steps_since for k, v in running.items()}
+                rec = {"step": step, "steps_per_s": round(rate, 3), "minutes": round((time.time() - t_start) / 60, 2),
+                       "lr": sched_g.get_last_lr()[0], **{k: round(v, 4) for k, v in means.items()}}
+                with open(log_path, "a") as f:
+                    f.write(json.dumps(rec) + "\n")
+                info = f"{rate:.2f} it/s " + " ".join(f"{k} {v:.3f}" for k, v in means.items())
+                if bar is not None:
+                    bar.update(task, completed=step, info=info)
+                elif progress:
+                    print(f"step {step} {info}", flush=True)
+                running, t_log, steps_since = {}, time.time(), 0
+
+            if is_main and valid_utts and step % cfg.run.valid_every_steps == 0:
+                last_metrics = validate(model, valid_utts, spec.sample_rate, counts, device)
+                key = "pesq" if any(k.startswith("pesq") and not np.isnan(v) for k, v in last_metrics.items()) else "stoi"
+                score = float(np.nanmean([v for k, v in last_metrics.items() if k.startswith(key)]))
+                rec = {"step": step, "valid": last_metrics, "score": score}
+                with open(log_path, "a") as f:
+                    f.write(json.dumps(rec) + "\n")
+                if progress:
+                    msg = f"valid @ {step}: " + " ".join(f"{k} {v:.3f}" for k, v in last_metrics.items())
+                    (bar.console.print(msg) if bar is not None else print(msg, flush=True))
+                if score > best:
+                    best = score
+                    save_weights(model.state_dict(), {"codec": spec.name, "model": model.config}, out_dir / "best.safetensors",
+                                 step=str(step), metrics=json.dumps(last_metrics))
+            if is_main and time.time() - t_ckpt >= cfg.run.checkpoint_every_s:
+                save_checkpoint()
+                t_ckpt = time.time()
+    except KeyboardInterrupt:
+        if is_main:
             save_checkpoint()
-            t_ckpt = time.time()
+        raise
     if is_main:
         save_checkpoint()
         save_weights(model.state_dict(), {"codec": spec.name, "model": model.config}, out_dir / "last.safetensors",
