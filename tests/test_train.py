@@ -136,3 +136,22 @@ def test_sigterm_saves_a_checkpoint_before_stopping(manifest, tmp_path):
     assert p.returncode == 1, err[-1000:]
     assert "resume" in err
     assert torch.load(out / "last.ckpt", weights_only=False)["step"] >= 1
+
+
+def test_ablation_recipes_share_one_backbone_at_about_1_kbps():
+    from nsc.codec import build_model
+    from nsc.models.blocks import MSRCAM, TCGRU
+    from nsc.registry import get_spec
+
+    kinds, rates = set(), []
+    for path in sorted((RECIPES_DIR / "ablation").glob("*.toml")):
+        cfg = load_config(path)
+        spec = get_spec(cfg.codec)
+        m = build_model(spec, cfg.model)
+        assert any(isinstance(b, MSRCAM) for b in m.encoder.modules())
+        assert any(isinstance(b, TCGRU) for b in m.decoder.modules())
+        kinds.add(type(m.quantizer).__name__)
+        n = cfg.run.n_codebooks[0] if cfg.run.n_codebooks else spec.default_n_codebooks
+        rates.append(spec.bitrate_kbps(n))
+    assert kinds == {"ResidualVQ", "GroupResidualVQ", "SplitResidualVQ"}
+    assert all(0.9 <= r <= 1.0 for r in rates), rates

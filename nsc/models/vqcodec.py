@@ -68,6 +68,10 @@ class WaveformVQCodec(CodecModel):
                            codebook_loss=q.commit_loss.new_zeros(()))
 
 
+#: Encoder/decoder backbones by name: (block kind, bottleneck).
+BACKBONES = {"msrcam-tcgru": ("msrcam", "tcgru"), "mrf": ("mrf", "none"), "resunit": ("resunit", "none")}
+
+
 def build_waveform_codec(spec, family: str, presets: dict[str, dict], config: dict, *, block: str,
                          make_quantizer, bottleneck: str = "none", default_strides: tuple[int, ...] = (2, 4, 5, 8)
                          ) -> WaveformVQCodec:
@@ -83,8 +87,12 @@ def build_waveform_codec(spec, family: str, presets: dict[str, dict], config: di
         bottleneck: ``"tcgru"`` or ``"none"``.
         default_strides: strides when the config names none (their product must be the hop length).
 
+    The config key ``backbone`` (``"msrcam-tcgru"``, ``"mrf"`` or ``"resunit"``)
+    swaps the family's encoder/decoder blocks for another family's, so that
+    quantizers can be compared on one backbone (the RVQ/GRVQ/SRVQ ablation).
+
     Raises:
-        ValueError: unknown preset, or strides whose product is not ``spec.hop_length``.
+        ValueError: unknown preset or backbone, or strides whose product is not ``spec.hop_length``.
     """
     preset = config.get("preset", "cpu")
     if preset not in presets:
@@ -94,6 +102,10 @@ def build_waveform_codec(spec, family: str, presets: dict[str, dict], config: di
     if math.prod(strides) != spec.hop_length:
         raise ValueError(f"strides {strides} do not multiply to the hop length {spec.hop_length}")
     cfg["strides"] = list(strides)
+    if "backbone" in cfg:
+        if cfg["backbone"] not in BACKBONES:
+            raise ValueError(f"unknown backbone {cfg['backbone']!r}; choose from {', '.join(BACKBONES)}")
+        block, bottleneck = BACKBONES[cfg["backbone"]]
     common = dict(channels=cfg["channels"], strides=strides, latent_dim=cfg["latent_dim"], block=block,
                   bottleneck=bottleneck, bottleneck_hidden=cfg.get("bottleneck_hidden"), sample_rate=spec.sample_rate)
     return WaveformVQCodec(ConvEncoder(**common), make_quantizer(cfg), ConvDecoder(**common),

@@ -77,6 +77,7 @@ class RunConfig:
     threads: int = 0  # CPU threads; 0 = all cores
     amp: bool = True  # bf16 autocast on CUDA
     init_from: str = ""  # generator weights (.safetensors) to start from
+    n_codebooks: list[int] = field(default_factory=list)  # train only these counts (default: every count offered)
 
 
 @dataclass

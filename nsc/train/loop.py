@@ -191,6 +191,11 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
 
     amp = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if (device.type == "cuda" and cfg.run.amp) else nullcontext
     counts = _headline_counts(spec)
+    train_counts = tuple(cfg.run.n_codebooks) or spec.n_codebooks_options
+    if not set(train_counts) <= set(spec.n_codebooks_options):
+        raise ValueError(f"run.n_codebooks {list(train_counts)} not among {list(spec.n_codebooks_options)}")
+    if cfg.run.n_codebooks:
+        counts = sorted(train_counts)
     log_path = out_dir / "log.jsonl"
     t_start = time.time()
     t_ckpt = time.time()
@@ -226,7 +231,7 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
             if cfg.run.max_minutes and (time.time() - t_start) / 60 >= cfg.run.max_minutes:
                 break
             x = sampler.batch().to(device, non_blocking=True)
-            n_active = sample_n_codebooks(x.shape[0], spec.n_codebooks_options, device=device)
+            n_active = sample_n_codebooks(x.shape[0], train_counts, device=device)
             with amp():
                 out = ddp_model(x, n_active)
             y = out.audio.float()
