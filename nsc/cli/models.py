@@ -37,25 +37,15 @@ def model_card_summary(name: str) -> str | None:
 
 
 def _count_parameters(spec) -> int | None:
-    """Parameters of the shipped weights if present, else of the default-config model; None if unbuildable."""
-    from ..weights import weights_path
+    """Trainable parameters of the shipped model (from ``manifest.json``), else of the default config.
 
-    path = weights_path(spec.weights)
-    if path.exists():
-        try:
-            from safetensors import safe_open
+    Codebooks learnt by EMA are buffers, not parameters, and are not counted.
+    """
+    from ..weights import read_manifest
 
-            with safe_open(str(path), framework="pt") as f:
-                total = 0
-                for k in f.keys():
-                    shape = f.get_slice(k).get_shape()
-                    n = 1
-                    for d in shape:
-                        n *= d
-                    total += n
-                return total
-        except Exception:  # noqa: BLE001 - fall back to building the model
-            pass
+    listed = read_manifest().get(spec.weights, {}).get("parameters")
+    if listed:
+        return int(listed)
     try:
         from ..codec import build_model
 

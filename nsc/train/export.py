@@ -98,10 +98,15 @@ def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware
             curve = "| step | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys) + "\n"
             curve += "\n".join(f"| {r['step']} | " + " | ".join(f"{r['valid'].get(k, float('nan')):.3f}" for k in keys) + " |"
                                for r in lines)
-    status = "trained" if eval_summary else "trained (not yet evaluated)"
+    headline = ""
+    if eval_summary:
+        mine = [s for s in eval_summary.get("summary", []) if s["kind"] == "nsc" and s["codec"] == codec]
+        headline = " On held-out speakers: " + "; ".join(
+            f"{s['nominal_kbps']:g} kbit/s PESQ-{s['pesq_mode'].upper()} {s['pesq']:.2f}, STOI {s['stoi']:.3f}" for s in mine
+        ) + "."
     text = f"""# {codec}
 
-{spec.family} ({spec.summary}), {status} by the nsc project on its own data: {meta['parameters'] / 1e6:.2f} M parameters, {int(meta.get('step', 0))} steps ({hours:.1f} h on {hardware}). Early weights: see the figures below before relying on them.
+{spec.summary}; {meta['parameters'] / 1e6:.2f} M parameters, {int(meta.get('step', 0))} training steps ({hours:.1f} h on {hardware}).{headline} Early weights, still training: see the comparison below.
 
 ## Model
 - Implements: {spec.paper}.
