@@ -2,8 +2,8 @@
 
 ``python -m nsc.train.export WEIGHTS CODEC [--eval summary.json] [--hardware TEXT] [--hours H]``
 
-* re-saves ``WEIGHTS`` (a ``best.safetensors``/``last.safetensors`` written by
-  ``nsc train``) as float16 ``nsc/weights/<codec>.safetensors`` with its config;
+* re-saves ``WEIGHTS`` (a ``best.safetensors``/``last.safetensors`` or the
+  generator of a ``last.ckpt`` written by ``nsc train``) as float16 ``nsc/weights/<codec>.safetensors`` with its config;
 * records the file's SHA-256 in ``nsc/weights/manifest.json`` (checked at load);
 * writes the model card ``nsc/weights/<codec>.md`` from the weights' metadata,
   the training log and, when given, the ``summary.json`` of an ``nsc eval`` run.
@@ -49,11 +49,18 @@ def export_weights(src: Path, codec: str) -> tuple[Path, str, dict]:
         ValueError: the weights were trained for another codec.
     """
     spec = get_spec(codec)
-    state, config = load_weights(src, verify=False)
+    if Path(src).suffix == ".ckpt":  # a training checkpoint: take its generator
+        import torch
+
+        ck = torch.load(src, map_location="cpu", weights_only=False)
+        state, config = ck["model"], {"codec": ck["config"]["codec"], "model": ck["config"]["model"]}
+        meta = {"step": str(ck["step"])}
+    else:
+        state, config = load_weights(src, verify=False)
+        with safe_open(str(src), framework="pt") as f:
+            meta = f.metadata() or {}
     if config.get("codec", codec) != codec:
         raise ValueError(f"{src} holds weights for {config['codec']}, not {codec}")
-    with safe_open(str(src), framework="pt") as f:
-        meta = f.metadata() or {}
     model = build_model(spec, config.get("model", {}))
     model.load_state_dict(state, strict=True)
     dest = WEIGHTS_DIR / spec.weights
