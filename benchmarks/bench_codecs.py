@@ -17,7 +17,7 @@ version, load average):
    default batch size: files per second and audio hours per hour. The wall time
    includes starting Python and loading the model, as a user sees it.
 3. **Peak memory, 1-hour file** (``--hour-seconds``, default 3600): peak resident
-   memory (``ru_maxrss`` of the CLI process, from ``os.wait4``) of ``nsc encode``
+   memory (VmHWM of the CLI process, from /proc) of ``nsc encode``
    and ``nsc decode``. Slow; ``--no-hour`` skips it. (``bench_engine.py``
    measures the engine alone, in-process, for one codec.)
 4. **GPU batch throughput** for batch sizes 1, 8 and 32 of 10 s segments, or the
@@ -203,10 +203,27 @@ def cli_env(names: list[str], work: Path) -> tuple[dict[str, str], dict[str, str
     return env, labels
 
 
+#: Runs the nsc CLI and, at exit, writes the process's own peak RSS (VmHWM, KiB) to $NSC_BENCH_HWM.
+#: ru_maxrss from os.wait4 would also count this (large) parent's RSS at fork time.
+_CLI_WITH_HWM = """
+import atexit, os, sys
+def _hwm():
+    for line in open('/proc/self/status'):
+        if line.startswith('VmHWM:'):
+            open(os.environ['NSC_BENCH_HWM'], 'w').write(line.split()[1])
+atexit.register(_hwm)
+sys.argv = ['nsc'] + sys.argv[1:]
+from nsc.cli import main
+main()
+"""
+
+
 def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Run ``python -m nsc ARGS``; return (wall s, peak RSS MiB of that process)."""
+    """Run the nsc CLI with ARGS; return (wall s, peak RSS MiB of that process: VmHWM, else ru_maxrss)."""
+    hwm_file = Path(tempfile.mkstemp(prefix="nsc-hwm-")[1])
+    env = {**env, "NSC_BENCH_HWM": str(hwm_file)}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "nsc", *args], env=env, cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-c", _CLI_WITH_HWM, *args], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     err = proc.stderr.read()
     proc.stderr.close()
@@ -216,7 +233,9 @@ def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     if proc.returncode != 0:
         message = err.decode(errors="replace").strip()[-500:]
         raise NscError(f"nsc {args[0]} failed (exit {proc.returncode}): {message}")
-    return wall, usage.ru_maxrss / 1024  # Linux reports KiB
+    hwm = hwm_file.read_text().strip() if hwm_file.exists() else ""
+    hwm_file.unlink(missing_ok=True)
+    return wall, (int(hwm) if hwm else usage.ru_maxrss) / 1024  # KiB -> MiB
 
 
 # --------------------------------------------------------------------------- parts
@@ -337,7 +356,7 @@ def bench_hour(labels: dict[str, str], audio: np.ndarray, hour_s: float, env: di
         table.rows.append([label, f"{enc_mib:.0f}", fx(hour_s / enc_s), f"{dec_mib:.0f}", fx(hour_s / dec_s)])
         decoded.unlink(missing_ok=True)
     table.machine = describe(CLI_THREADS)
-    table.notes = ["ru_maxrss of each CLI process (os.wait4); speed includes start-up; CLI default batch size."]
+    table.notes = ["peak RSS (VmHWM) of each CLI process; speed includes start-up; CLI default batch size."]
     show(table, tables)
 
 
