@@ -1,0 +1,48 @@
+"""Copy generated figures into README.md's "Quality and speed" section (no figure typed by hand).
+
+    python benchmarks/update_readme.py
+
+Takes the summary table of ``benchmarks/results/eval-valid/summary.md`` (written
+by the ``nsc eval`` command the README shows) and ``benchmarks/results/bench-codecs.md``
+(written by ``bench_codecs.py --markdown``) and puts each between its markers
+in README.md. ``tests/test_readme_results.py`` checks the two stay equal.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+BLOCKS = {
+    "eval-table": RESULTS / "eval-valid" / "summary.md",
+    "bench-table": RESULTS / "bench-codecs.md",
+}
+
+
+def block_text(name: str) -> str:
+    """The generated text that belongs between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``."""
+    text = BLOCKS[name].read_text().strip()
+    if name == "eval-table":  # the summary table and its legend, without the file's own title
+        text = re.sub(r"^# .*\n+", "", text)
+        text = text.split("\n## ")[0].strip()
+    return text
+
+
+def update(readme: Path = ROOT / "README.md") -> None:
+    """Rewrite every generated block of ``readme`` in place."""
+    text = readme.read_text()
+    for name in BLOCKS:
+        begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+        if begin not in text:
+            raise SystemExit(f"README.md has no {begin} marker")
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{begin}\n{block_text(name)}\n{end}{tail}"
+    readme.write_text(text)
+
+
+if __name__ == "__main__":
+    update()
+    print("README.md updated")
