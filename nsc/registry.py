@@ -22,6 +22,7 @@ __all__ = [
     "spec_for_wire_id",
     "parse_bitrate",
     "resolve",
+    "headline_n_codebooks",
 ]
 
 
@@ -270,3 +271,12 @@ def resolve(codec: str | None, bitrate_kbps: float | None) -> tuple[CodecSpec, i
     offered = sorted({(b, s.name) for s in CODECS.values() for b in s.bitrates_kbps})
     listing = ", ".join(f"{format_kbps(b)} ({n})" for b, n in offered)
     raise BitrateError(f"no codec offers {format_kbps(bitrate_kbps)}; available: {listing}")
+
+
+def headline_n_codebooks(spec: CodecSpec) -> list[int]:
+    """Codebook counts of the codec's headline bitrates (e.g. [3, 6] for mscacodec-nb), ascending.
+
+    A codec with no headline bitrate gets its default count.
+    """
+    counts = {spec.n_codebooks_for(k) for k, name in _HEADLINE_BITRATES.items() if name == spec.name}
+    return sorted(counts or {spec.default_n_codebooks})

@@ -244,3 +244,20 @@ def flush_stdout() -> None:
         out.flush()
     except (OSError, ValueError):
         pass
+
+
+def plan_or_exit(inputs, output, *, mode: str, nothing: str):
+    """The engine's jobs for INPUT... and -o, or a usage error (exit 2) naming what was missing.
+
+    ``nothing`` completes "no ... found in the inputs given" (e.g. "audio files").
+    """
+    from ..engine import plan_jobs
+    from ..errors import NscError
+
+    try:
+        jobs = plan_jobs(inputs, output, mode=mode)
+    except NscError as e:
+        raise usage_error(str(e)) from None
+    if not jobs:
+        raise usage_error(f"no {nothing} found in the inputs given")
+    return jobs

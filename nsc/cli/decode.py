@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._util import BatchUI, check_device, cli_errors, flush_stdout, parse_sample_rate, usage_error
+from ._util import BatchUI, check_device, cli_errors, flush_stdout, parse_sample_rate, plan_or_exit
 
 __all__ = ["decode_cli"]
 
@@ -37,18 +37,12 @@ def decode_cli(
     weights than the installed ones is refused (both fingerprints are named).
     Exit status: 0 all done, 1 some inputs failed, 2 usage error.
     """
-    from ..engine import Engine, plan_jobs
-    from ..errors import NscError
+    from ..engine import Engine
 
     with cli_errors():
         rate = parse_sample_rate(sample_rate)
         check_device(device)
-        try:
-            jobs = plan_jobs(inputs, output, mode="decode")
-        except NscError as e:
-            raise usage_error(str(e)) from None
-        if not jobs:
-            raise usage_error("no .nsc files found in the inputs given")
+        jobs = plan_or_exit(inputs, output, mode="decode", nothing=".nsc files")
         ui = BatchUI("decoded", quiet=quiet)
         engine = Engine(device=device, batch_size=batch_size, listener=ui)
         try:

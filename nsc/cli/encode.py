@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._util import BatchUI, check_device, cli_errors, flush_stdout, usage_error
+from ._util import BatchUI, check_device, cli_errors, flush_stdout, plan_or_exit
 
 __all__ = ["encode_cli"]
 
@@ -36,20 +36,14 @@ def encode_cli(
     Exit status: 0 all done, 1 some inputs failed, 2 usage error.
     """
     from ..codec import load_codec
-    from ..engine import Engine, plan_jobs
-    from ..errors import NscError
+    from ..engine import Engine
     from ..registry import format_kbps, parse_bitrate, resolve
 
     with cli_errors():
         kbps = parse_bitrate(bitrate) if bitrate is not None else None
         spec, n_codebooks = resolve(codec, kbps)
         check_device(device)
-        try:
-            jobs = plan_jobs(inputs, output, mode="encode")
-        except NscError as e:
-            raise usage_error(str(e)) from None
-        if not jobs:
-            raise usage_error("no audio files found in the inputs given")
+        jobs = plan_or_exit(inputs, output, mode="encode", nothing="audio files")
         codec_obj = load_codec(spec.name, device=device)
         ui = BatchUI("encoded", quiet=quiet)
         if not quiet:

@@ -35,7 +35,7 @@ from torch import nn
 
 from ..codec import build_model
 from ..quantizers import sample_n_codebooks
-from ..registry import get_spec
+from ..registry import get_spec, headline_n_codebooks
 from ..weights import load_weights, save_weights
 from .config import TrainConfig
 from .data import CropSampler, load_split
@@ -69,16 +69,6 @@ def _setup_distributed(device_pref: str) -> tuple[int, int, torch.device]:
         torch.cuda.set_device(local)
         return rank, world, torch.device("cuda", local)
     return rank, world, torch.device("cpu")
-
-
-def _headline_counts(spec) -> list[int]:
-    opts = list(spec.n_codebooks_options)
-    picks = {opts[-1]}
-    if len(opts) >= 3:
-        picks.add(opts[len(opts) // 2 - 1 + (len(opts) % 2)])  # 3 of 1..6
-    if spec.name.startswith("hificodec"):
-        picks = {opts[-1]}
-    return sorted(picks)
 
 
 @torch.no_grad()
@@ -190,7 +180,7 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
         ddp_discs = nn.parallel.DistributedDataParallel(discs, device_ids=[device.index] if device.type == "cuda" else None)
 
     amp = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if (device.type == "cuda" and cfg.run.amp) else nullcontext
-    counts = _headline_counts(spec)
+    counts = headline_n_codebooks(spec)
     train_counts = tuple(cfg.run.n_codebooks) or spec.n_codebooks_options
     if not set(train_counts) <= set(spec.n_codebooks_options):
         raise ValueError(f"run.n_codebooks {list(train_counts)} not among {list(spec.n_codebooks_options)}")
