@@ -77,29 +77,22 @@ def validate(model: nn.Module, utts, sample_rate: int, counts: list[int], device
 
     Returns ``{"pesq@N": mean, "stoi@N": mean}`` for each N in ``counts``.
     """
-    from pystoi import stoi
-
-    try:
-        from pesq import pesq
-    except ImportError:  # a training machine without the pesq build: STOI only
-        pesq = None
+    from ..eval.metrics import pesq_score, stoi_score
 
     model.eval()
-    mode = "nb" if sample_rate == 8000 else "wb"
     out: dict[str, float] = {}
     for n in counts:
         ps, ss = [], []
         for u in utts:
             x = torch.from_numpy(u.audio)[None, None].to(device)
             y = model.decode(model.encode(x, n))[0, 0, : x.shape[-1]].float().clamp(-1, 1).cpu().numpy()
-            if pesq is not None:
-                try:
-                    ps.append(pesq(sample_rate, u.audio, y, mode))
-                except Exception:  # PESQ raises on inputs without detectable speech
-                    continue
-            ss.append(stoi(u.audio, y, sample_rate, extended=False))
-        out[f"pesq@{n}"] = float(np.mean(ps)) if ps else float("nan")
-        out[f"stoi@{n}"] = float(np.mean(ss)) if ss else float("nan")
+            try:
+                ps.append(pesq_score(u.audio, y, sample_rate))
+            except ImportError:  # a training machine without the pesq build: STOI only
+                pass
+            ss.append(stoi_score(u.audio, y, sample_rate))
+        out[f"pesq@{n}"] = float(np.nanmean(ps)) if ps and not np.all(np.isnan(ps)) else float("nan")
+        out[f"stoi@{n}"] = float(np.nanmean(ss)) if ss and not np.all(np.isnan(ss)) else float("nan")
     model.train()
     return out
 
