@@ -142,6 +142,8 @@ def test_ablation_recipes_share_one_backbone_at_about_1_kbps():
     from nsc.codec import build_model
     from nsc.models.blocks import MSRCAM, TCGRU
     from nsc.registry import get_spec
+    from nsc.train.loop import _init_path, select_state
+    from nsc.weights import load_weights
 
     kinds, rates = set(), []
     for path in sorted((RECIPES_DIR / "ablation").glob("*.toml")):
@@ -151,7 +153,33 @@ def test_ablation_recipes_share_one_backbone_at_about_1_kbps():
         assert any(isinstance(b, MSRCAM) for b in m.encoder.modules())
         assert any(isinstance(b, TCGRU) for b in m.decoder.modules())
         kinds.add(type(m.quantizer).__name__)
+        state, _ = load_weights(_init_path(cfg.run.init_from), verify=True)  # every arm warm-starts the same backbone
+        assert select_state(m, state, cfg.run.init_only).keys() == {
+            k for k in m.state_dict() if k.startswith(("encoder.", "decoder."))}
         n = cfg.run.n_codebooks[0] if cfg.run.n_codebooks else spec.default_n_codebooks
         rates.append(spec.bitrate_kbps(n))
     assert kinds == {"ResidualVQ", "GroupResidualVQ", "SplitResidualVQ"}
     assert all(0.9 <= r <= 1.0 for r in rates), rates
+
+
+def test_partial_init_takes_the_backbone_and_leaves_a_new_quantizer_fresh():
+    from nsc.codec import build_model
+    from nsc.registry import get_spec
+    from nsc.train.loop import select_state
+
+    torch.manual_seed(0)
+    rvq = build_model(get_spec("mscacodec-wb"), {"preset": "tiny"})
+    torch.manual_seed(1)
+    backbone = {"preset": "tiny", "backbone": "msrcam-tcgru", "bottleneck_hidden": 8}  # as mscacodec tiny
+    srvq = build_model(get_spec("srcodec-16k"), backbone)
+    kept = select_state(srvq, rvq.state_dict(), ["encoder.", "decoder."])
+    assert kept and all(k.startswith(("encoder.", "decoder.")) for k in kept)
+    fresh_q = {k: v.clone() for k, v in srvq.state_dict().items() if k.startswith("quantizer.")}
+    assert fresh_q
+    srvq.load_state_dict(kept, strict=False)
+    after = srvq.state_dict()
+    assert all(torch.equal(after[k], rvq.state_dict()[k]) for k in kept)
+    assert all(torch.equal(after[k], v) for k, v in fresh_q.items())
+    other = build_model(get_spec("srcodec-16k"), {"preset": "tiny", "backbone": "msrcam-tcgru"})
+    with pytest.raises(ValueError, match="differ"):  # its TCGRU is a different width
+        select_state(other, rvq.state_dict(), ["encoder.", "decoder."])

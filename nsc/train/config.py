@@ -76,7 +76,9 @@ class RunConfig:
     device: str = "auto"
     threads: int = 0  # CPU threads; 0 = all cores
     amp: bool = True  # bf16 autocast on CUDA
-    init_from: str = ""  # generator weights (.safetensors) to start from
+    init_from: str = ""  # generator weights to start from: a .safetensors file, or a codec name (its packaged weights)
+    init_only: list[str] = field(default_factory=list)  # take only init_from tensors under these name
+    # prefixes (e.g. ["encoder.", "decoder."] to warm-start a backbone under a fresh quantizer)
     n_codebooks: list[int] = field(default_factory=list)  # train only these counts (default: every count offered)
 
 

@@ -35,8 +35,8 @@ from torch import nn
 
 from ..codec import build_model
 from ..quantizers import sample_n_codebooks
-from ..registry import get_spec, headline_n_codebooks
-from ..weights import load_weights, save_weights
+from ..registry import CODECS, get_spec, headline_n_codebooks
+from ..weights import load_weights, save_weights, weights_path
 from .config import TrainConfig
 from .data import CropSampler, load_split
 from .discriminators import Discriminators
@@ -97,6 +97,37 @@ def validate(model: nn.Module, utts, sample_rate: int, counts: list[int], device
     return out
 
 
+def _init_path(init_from: str) -> Path:
+    """``run.init_from``: a weights file, or a codec name for that codec's packaged weights."""
+    if init_from in CODECS:
+        return weights_path(CODECS[init_from].weights)
+    return Path(init_from)
+
+
+def select_state(model: torch.nn.Module, state: dict[str, torch.Tensor], prefixes: list[str]
+                 ) -> dict[str, torch.Tensor]:
+    """The tensors of ``state`` under the name ``prefixes``, checked against ``model``.
+
+    Used to warm-start one part of a model from another model's weights (the
+    quantizer ablation puts a fresh quantizer under a trained encoder/decoder).
+
+    Raises:
+        ValueError: a selected tensor is missing from ``model``, or the model has one under the
+            prefixes that ``state`` lacks, or their shapes differ (the two configs do not match).
+    """
+    own = model.state_dict()
+    pre = tuple(prefixes)
+    kept = {k: v for k, v in state.items() if k.startswith(pre)}
+    wanted = {k for k in own if k.startswith(pre)}
+    if kept.keys() != wanted:
+        diff = sorted(kept.keys() ^ wanted)
+        raise ValueError(f"init_from and the model differ under {list(prefixes)}: {', '.join(diff[:4])}")
+    bad = [k for k, v in kept.items() if own[k].shape != v.shape]
+    if bad:
+        raise ValueError(f"init_from shapes differ from the model's: {', '.join(bad[:4])}")
+    return kept
+
+
 def _atomic_save(obj: object, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)
@@ -121,8 +152,10 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
     spec = get_spec(cfg.codec)
     model = build_model(spec, cfg.model).to(device)
     if cfg.run.init_from:
-        state, _ = load_weights(Path(cfg.run.init_from), verify=False)
-        model.load_state_dict(state, strict=True)
+        state, _ = load_weights(_init_path(cfg.run.init_from), verify=False)
+        if cfg.run.init_only:
+            state = select_state(model, state, cfg.run.init_only)
+        model.load_state_dict(state, strict=not cfg.run.init_only)
     discs = Discriminators(spec.sample_rate, cfg.loss.disc_width).to(device)
     mel_loss = MultiScaleMelLoss(spec.sample_rate).to(device)
     stft_loss = MultiResolutionSTFTLoss(spec.sample_rate).to(device)
