@@ -75,12 +75,29 @@ def test_eval_cli_json(speech_dir, tmp_path):
         (["--baselines", "codec2:999"], "unknown Codec2 mode"),
         (["-b", "fast"], "cannot read bitrate"),
         (["-c", "test-tiny", "-b", "64k", "--baselines", "none"], "offers none"),
+        (["--weights", "test-tiny"], "CODEC=PATH"),
+        (["--weights", "no-such-codec=x.safetensors"], "unknown codec"),
+        (["--weights", "test-tiny=/no/such.safetensors"], "not found"),
     ],
 )
 def test_eval_cli_usage_errors_are_one_line(speech_dir, tmp_path, tiny_weights, args, needle):
     res = runner.invoke(app, ["eval", str(speech_dir), *args, "-o", str(tmp_path / "o"), "--no-visqol"])
     assert res.exit_code == 2, res.output
     assert needle in res.output and "Traceback" not in res.output
+
+
+def test_eval_cli_weights_option_scores_a_checkpoint(speech_dir, tmp_path, _tiny_weights_dir, monkeypatch):
+    monkeypatch.delenv("NSC_WEIGHTS_DIR", raising=False)  # no packaged test-tiny weights: only --weights has them
+    ckpt = _tiny_weights_dir / "test-tiny.safetensors"
+    res = runner.invoke(app, ["eval", str(speech_dir / "a.wav"), "-c", "test-tiny", "-b", "1.2k", "--baselines", "none",
+                              "--no-visqol", "--json", "-o", str(tmp_path / "o"), "--weights", f"test-tiny={ckpt}"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert [s["system"] for s in data["summary"]] == ["test-tiny 1.2k"]
+    assert any(str(ckpt) in note for note in data["notes"])
+    res = runner.invoke(app, ["eval", str(speech_dir / "a.wav"), "-c", "test-tiny", "--baselines", "none",
+                              "--no-visqol", "-o", str(tmp_path / "o2")])
+    assert res.exit_code == 1 and "no trained weights" in res.output
 
 
 def test_eval_cli_missing_input(tmp_path):

@@ -28,6 +28,30 @@ def _error(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _parse_weights(items: list[str]) -> dict[str, Path]:
+    """``["CODEC=PATH", ...]`` -> ``{codec: path}``.
+
+    Raises:
+        UnknownCodecError: CODEC is not registered.
+        NscError: an item without ``=``, a codec named twice, or a PATH that does not exist.
+    """
+    from ..errors import NscError
+    from ..registry import get_spec
+
+    out: dict[str, Path] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise NscError(f"--weights wants CODEC=PATH, got {item!r}")
+        name = get_spec(name.strip()).name
+        if name in out:
+            raise NscError(f"--weights names {name} twice")
+        if not Path(path).is_file():
+            raise NscError(f"--weights {name}: {path} not found")
+        out[name] = Path(path)
+    return out
+
+
 def eval_cli(
     references: Annotated[list[Path], typer.Argument(
         help="Speech files, folders (searched recursively) or manifest .csv files to use as references.",
@@ -50,6 +74,10 @@ def eval_cli(
         "--limit", "-n", min=1, help="Use only the first N files (sorted).")] = None,
     device: Annotated[str, typer.Option("--device", help="Torch device for nsc codecs: cpu, cuda, auto.")] = "cpu",
     threads: Annotated[int, typer.Option("--threads", min=1, help="Torch CPU threads.")] = 1,
+    weights: Annotated[Optional[list[str]], typer.Option(
+        "--weights", "-w", metavar="CODEC=PATH",
+        help="Evaluate CODEC with these safetensors weights (e.g. a training run's best.safetensors) "
+             "instead of the packaged ones (repeatable).", show_default=False)] = None,
 ) -> None:
     """Score nsc codecs and the Codec2/Opus baselines on speech: PESQ, STOI, ViSQOL, LSD, exact bitrate, speed.
 
@@ -66,6 +94,7 @@ def eval_cli(
         kbps = [parse_bitrate(b) for b in bitrate] if bitrate else None
         pairs = parse_baselines(baselines)
         files = find_audio(references, split=split)
+        weight_files = _parse_weights(weights or [])
     except (BitrateError, UnknownCodecError, AudioError, NscError) as exc:
         raise _error(str(exc), EXIT_USAGE) from None
     if limit:
@@ -90,6 +119,7 @@ def eval_cli(
             device=device,
             threads=threads,
             progress=sys.stderr.isatty(),
+            weights=weight_files,
         )
     except (UnknownCodecError, BitrateError) as exc:
         raise _error(str(exc), EXIT_USAGE) from None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -368,6 +368,7 @@ def plan_systems(
     opus_rates: Sequence[int] | None = None,
     device: str = "cpu",
     loader: Callable | None = None,
+    weights: Mapping[str, str | Path] | None = None,
 ) -> list[System]:
     """Turn a request into the list of systems to run.
 
@@ -384,6 +385,8 @@ def plan_systems(
             or 8000 when no nsc codec runs.
         device: torch device for nsc codecs.
         loader: ``load_codec``-compatible callable (tests inject tiny models).
+        weights: ``{codec name: safetensors path}`` to load instead of the packaged
+            weights (a checkpoint under evaluation); each use is noted.
 
     Raises:
         UnknownCodecError, BitrateError, WeightsError: a named codec or rate is unusable.
@@ -413,8 +416,11 @@ def plan_systems(
     loaded = []
     for item, ns in wanted:
         if isinstance(item, str):
+            given = (weights or {}).get(item)
             try:
-                codec = loader(item, device=device)
+                codec = loader(item, device=device, **({"weights": str(given)} if given else {}))
+                if given:
+                    notes.append(f"{item}: weights from {given}")
             except WeightsError as exc:
                 if explicit:
                     raise
@@ -576,6 +582,7 @@ def evaluate(
     threads: int | None = 1,
     progress: bool = False,
     loader: Callable | None = None,
+    weights: Mapping[str, str | Path] | None = None,
 ) -> EvalResult:
     """Encode, decode and score every reference file with every system.
 
@@ -596,6 +603,8 @@ def evaluate(
         threads: torch CPU threads while evaluating (restored afterwards); None leaves it.
         progress: show a Rich progress bar on stderr.
         loader: ``load_codec``-compatible callable (tests).
+        weights: ``{codec name: safetensors path}`` overriding packaged weights
+            (e.g. a training run's ``best.safetensors``).
 
     Returns:
         :class:`EvalResult`.
@@ -615,7 +624,8 @@ def evaluate(
         torch.set_num_threads(threads)
     try:
         systems = plan_systems(
-            codecs, bitrates_kbps, baselines, result.notes, opus_rates=opus_rates, device=device, loader=loader
+            codecs, bitrates_kbps, baselines, result.notes, opus_rates=opus_rates, device=device, loader=loader,
+            weights=weights,
         )
         if not systems:
             raise NscError("nothing to evaluate: " + ("; ".join(result.notes) or "no codecs and no baselines"))
