@@ -183,3 +183,33 @@ def test_partial_init_takes_the_backbone_and_leaves_a_new_quantizer_fresh():
     other = build_model(get_spec("srcodec-16k"), {"preset": "tiny", "backbone": "msrcam-tcgru"})
     with pytest.raises(ValueError, match="differ"):  # its TCGRU is a different width
         select_state(other, rvq.state_dict(), ["encoder.", "decoder."])
+
+
+def test_model_card_compares_at_its_rate_and_reports_codebook_usage(tmp_path, monkeypatch):
+    from nsc.train import export
+
+    monkeypatch.setattr(export, "WEIGHTS_DIR", tmp_path)
+
+    def row(system, codec, kind, sr, kbps):
+        return {"system": system, "codec": codec, "kind": kind, "sample_rate": sr, "nominal_kbps": kbps,
+                "payload_kbps": kbps, "file_kbps": kbps * 1.05, "pesq": 1.5, "pesq_mode": "wb" if sr == 16000 else "nb",
+                "stoi": 0.8, "visqol": 2.0, "lsd_db": 9.0}
+
+    summary = {"summary": [row("srcodec-16k 0.95k", "srcodec-16k", "nsc", 16000, 0.95),
+                           row("mscacodec-wb 1.5k", "mscacodec-wb", "nsc", 16000, 1.5),
+                           row("opus-wb 8k", "opus-wb", "baseline", 16000, 8.0),
+                           row("codec2 1200", "codec2", "baseline", 8000, 1.2)],
+               "codebook_usage": {"srcodec-16k 0.95k": [{"size": 512, "utilisation": 0.5, "perplexity": 100.0},
+                                                        {"size": 1024, "utilisation": 0.25, "perplexity": 200.0}]}}
+    meta = {"config": {"preset": "cpu"}, "parameters": 2_000_000, "step": 1234}
+    card = export.write_model_card("srcodec-16k", meta, summary, "1 CPU thread", 1.5, "as is").read_text()
+    assert "| mscacodec-wb 1.5k |" in card and "| opus-wb 8k |" in card and "codec2 1200" not in card
+    assert "| srcodec-16k 0.95k | 50 % / 100 of 512, 25 % / 200 of 1024 |" in card
+    assert "quantizer dropout" not in card  # one bitrate only
+    assert card.splitlines()[2].startswith(get_spec_summary("srcodec-16k"))
+
+
+def get_spec_summary(name: str) -> str:
+    from nsc.registry import get_spec
+
+    return get_spec(name).summary

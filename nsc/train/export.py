@@ -80,7 +80,7 @@ def export_weights(src: Path, codec: str) -> tuple[Path, str, dict]:
 def _eval_table(summary: dict, codec: str, sample_rate: int) -> str:
     rows = ["| system | kbit/s (payload / file) | PESQ | STOI | ViSQOL | LSD dB |", "|---|---|---|---|---|---|"]
     for s in summary.get("summary", []):
-        if s["sample_rate"] != sample_rate or (s["kind"] == "nsc" and s["codec"] != codec):
+        if s["sample_rate"] != sample_rate:
             continue
 
         def f(v, d=2):
@@ -89,6 +89,20 @@ def _eval_table(summary: dict, codec: str, sample_rate: int) -> str:
         rows.append(f"| {s['system']} | {f(s['payload_kbps'], 3)} / {f(s['file_kbps'], 3)} | {f(s['pesq'])} | "
                     f"{f(s['stoi'], 3)} | {f(s['visqol'])} | {f(s['lsd_db'])} |")
     return "\n".join(rows)
+
+
+def _usage_table(summary: dict, codec: str) -> str:
+    """Per-codebook utilisation (share of entries used) and perplexity of ``codec``'s systems."""
+    rows = []
+    for s in summary.get("summary", []):
+        usage = summary.get("codebook_usage", {}).get(s["system"]) if s["kind"] == "nsc" and s["codec"] == codec else None
+        if usage:
+            cells = ", ".join(f"{u['utilisation'] * 100:.0f} % / {u['perplexity']:.0f} of {u['size']}" for u in usage)
+            rows.append(f"| {s['system']} | {cells} |")
+    if not rows:
+        return ""
+    return ("\nCodebook usage on the same files (share of entries used / perplexity, per codebook in wire order):\n\n"
+            "| system | codebooks |\n|---|---|\n" + "\n".join(rows) + "\n")
 
 
 def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware: str, hours: float,
@@ -118,7 +132,7 @@ def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware
 ## Model
 - Implements: {spec.paper}.
 - Sample rate {spec.sample_rate} Hz, hop {spec.hop_length} samples ({spec.frame_rate:g} frames/s); codebooks {' + '.join(str(s) for s in spec.codebook_sizes)}.
-- Bitrates: {rates}. One model serves all of them (quantizer dropout).
+- Bitrates: {rates}.{' One model serves all of them (quantizer dropout).' if len(spec.n_codebooks_options) > 1 else ''}
 - Config: `{json.dumps(cfg, sort_keys=True)}`; {meta['parameters']:,} parameters; causal throughout.
 - Weights: float16 safetensors, SHA-256 pinned in `manifest.json`.
 
@@ -134,7 +148,7 @@ def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware
 
 ## Evaluation on the whole valid split (held-out speakers), `nsc eval`
 {_eval_table(eval_summary, codec, spec.sample_rate) if eval_summary else '(not evaluated yet)'}
-
+{_usage_table(eval_summary, codec) if eval_summary else ''}
 ## Limitations
 - Trained on 1.7 h of read speech; noisy, conversational, or music input is out of domain.
 - See the issue tracker's closing notes for what is still being trained.
