@@ -1,6 +1,6 @@
 """Ship trained generator weights inside the package, pinned by SHA-256, with a model card.
 
-``python -m nsc.train.export WEIGHTS CODEC [--eval summary.json] [--hardware TEXT] [--hours H]``
+``python -m nsc.train.export WEIGHTS CODEC [--eval summary.json] [--hardware TEXT] [--hours H] [--card-only]``
 
 * re-saves ``WEIGHTS`` (a ``best.safetensors``/``last.safetensors`` or the
   generator of a ``last.ckpt`` written by ``nsc train``) as float16 ``nsc/weights/<codec>.safetensors`` with its config;
@@ -8,6 +8,8 @@
 * writes the model card ``nsc/weights/<codec>.md`` from the weights' metadata,
   the training log and, when given, the ``summary.json`` of an ``nsc eval`` run.
   The card's first paragraph is the summary ``nsc models`` shows.
+  ``--card-only`` rewrites the card of the packaged weights (new evaluation
+  figures) without writing a new weights blob.
 """
 
 from __future__ import annotations
@@ -77,6 +79,20 @@ def export_weights(src: Path, codec: str) -> tuple[Path, str, dict]:
     return dest, sha, {**card, "parameters": manifest[spec.weights]["parameters"], "config": model.config}
 
 
+def packaged_meta(codec: str) -> dict:
+    """What a model card needs from ``codec``'s packaged weights: step, parameters, config, card fields.
+
+    Raises:
+        WeightsError: the packaged file is missing or fails its SHA-256 check.
+    """
+    spec = get_spec(codec)
+    path = WEIGHTS_DIR / spec.weights
+    _, config = load_weights(path, verify=True)
+    with safe_open(str(path), framework="pt") as f:
+        meta = {k: v for k, v in (f.metadata() or {}).items() if k != "config"}
+    return {**meta, "parameters": read_manifest()[spec.weights]["parameters"], "config": config.get("model", {})}
+
+
 def _eval_table(summary: dict, codec: str, sample_rate: int) -> str:
     rows = ["| system | kbit/s (payload / file) | PESQ | STOI | ViSQOL | LSD dB |", "|---|---|---|---|---|---|"]
     for s in summary.get("summary", []):
@@ -113,7 +129,9 @@ def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware
     rates = ", ".join(f"{spec.bitrate_kbps(n):g} kbit/s ({n} codebooks)" for n in spec.n_codebooks_options)
     curve = ""
     if log_path and log_path.exists():
-        lines = [json.loads(x) for x in log_path.read_text().splitlines() if '"valid"' in x]
+        shipped = int(meta.get("step", 0)) or float("inf")  # the log may run on past the shipped step
+        lines = [r for r in (json.loads(x) for x in log_path.read_text().splitlines() if '"valid"' in x)
+                 if r["step"] <= shipped]
         if lines:
             keys = sorted(lines[-1]["valid"])
             curve = "| step | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys) + "\n"
@@ -167,11 +185,17 @@ def main() -> None:
     p.add_argument("--hours", type=float, default=0.0)
     p.add_argument("--recipe-note", default="")
     p.add_argument("--log", type=Path, help="the run's log.jsonl")
+    p.add_argument("--card-only", action="store_true",
+                   help="rewrite only the model card of the packaged weights (WEIGHTS is ignored; no new blob in git)")
     a = p.parse_args()
-    dest, sha, meta = export_weights(a.weights, a.codec)
+    if a.card_only:
+        meta = packaged_meta(a.codec)
+    else:
+        dest, sha, meta = export_weights(a.weights, a.codec)
+        print(f"{dest} sha256 {sha}")
     summary = json.loads(a.eval.read_text()) if a.eval else None
     card = write_model_card(a.codec, meta, summary, a.hardware, a.hours, a.recipe_note, a.log)
-    print(f"{dest} sha256 {sha}\n{card}")
+    print(card)
 
 
 if __name__ == "__main__":
