@@ -4,8 +4,9 @@
 
 Takes the summary table of ``benchmarks/results/eval-valid/summary.md`` (written
 by the ``nsc eval`` command the README shows) and ``benchmarks/results/bench-codecs.md``
-(written by ``bench_codecs.py --markdown``) and puts each between its markers
-in README.md. ``tests/test_readme_results.py`` checks the two stay equal.
+(written by ``bench_codecs.py --markdown``) and ``benchmarks/results/ablation/table.md``
+(written by ``benchmarks/ablation.py``) and puts each between its markers in
+README.md; a block whose file is not generated yet is left as it is. ``tests/test_readme_results.py`` checks the two stay equal.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 BLOCKS = {
     "eval-table": RESULTS / "eval-valid" / "summary.md",
     "bench-table": RESULTS / "bench-codecs.md",
+    "ablation-table": RESULTS / "ablation" / "table.md",
 }
 
 
@@ -33,7 +35,9 @@ def block_text(name: str) -> str:
 def update(readme: Path = ROOT / "README.md") -> None:
     """Rewrite every generated block of ``readme`` in place."""
     text = readme.read_text()
-    for name in BLOCKS:
+    for name, source in BLOCKS.items():
+        if not source.exists():
+            continue
         begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
         if begin not in text:
             raise SystemExit(f"README.md has no {begin} marker")

@@ -42,3 +42,26 @@ def test_bench_codecs_smoke(tmp_path):
 def test_bench_codecs_unknown_codec():
     proc = run_bench("--codecs", "no-such-codec")
     assert proc.returncode == 2 and "unknown codec" in proc.stderr
+
+
+def test_ablation_table_labels_each_quantizer_with_its_figures(tmp_path):
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("ablation", Path(__file__).parents[1] / "benchmarks" / "ablation.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = [{"system": f"{c} {k:g}k", "codec": c, "kind": "nsc", "payload_kbps": k, "pesq": 1.2 + i / 10,
+             "stoi": 0.7 + i / 100, "visqol": None, "n_files": 47} for i, (_, c, _, k) in enumerate(mod.ARMS)]
+    usage = {"srcodec-16k 0.95k": [{"size": 512, "utilisation": 0.5, "perplexity": 99.6},
+                                   {"size": 1024, "utilisation": 1.0, "perplexity": 700.0}]}
+    log = tmp_path / "ablation-srvq-0.95k" / "log.jsonl"
+    log.parent.mkdir()
+    log.write_text(json.dumps({"step": 125, "valid": {"pesq@2": 1.31, "stoi@2": 0.712}}) + "\n")
+    text = mod.table({"summary": rows, "codebook_usage": usage}, tmp_path)
+    lines = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
+    assert "| RVQ, 2 x 1024 | 1.000 | 1.20 | 0.700 | - |" in text
+    srvq = lines["| SRVQ 512 + 1024, dual attention"]
+    assert "| 0.950 | 1.40 | 0.720 |" in srvq and "50 % / 100 of 512, 100 % / 700 of 1024" in srvq
+    assert srvq.endswith("| 125: 1.31 / 0.712 |")
+    assert "47 files" in text
