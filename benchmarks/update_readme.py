@@ -1,4 +1,4 @@
-"""Copy generated figures into README.md's "Quality and speed" section (no figure typed by hand).
+"""Copy generated figures into README.md (no figure typed by hand).
 
     python benchmarks/update_readme.py
 
@@ -6,7 +6,8 @@ Takes the summary table of ``benchmarks/results/eval-valid/summary.md`` (written
 by the ``nsc eval`` command the README shows) and ``benchmarks/results/bench-codecs.md``
 (written by ``bench_codecs.py --markdown``) and ``benchmarks/results/ablation/table.md``
 (written by ``benchmarks/ablation.py``) and puts each between its markers in
-README.md; a block whose file is not generated yet is left as it is. ``tests/test_readme_results.py`` checks the two stay equal.
+README.md; a block whose file is not generated yet is left as it is. The
+Codecs section's table is refreshed from ``nsc models --markdown``. ``tests/test_readme_results.py`` checks the two stay equal.
 """
 
 from __future__ import annotations
@@ -32,9 +33,22 @@ def block_text(name: str) -> str:
     return text
 
 
+def codec_table() -> str:
+    """``nsc models --markdown`` for the shipped registry and weights (``NSC_WEIGHTS_DIR`` ignored)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "NSC_WEIGHTS_DIR"}
+    return subprocess.run([sys.executable, "-m", "nsc", "models", "--markdown"], capture_output=True, text=True,
+                          env=env, cwd=ROOT, check=True).stdout
+
+
 def update(readme: Path = ROOT / "README.md") -> None:
-    """Rewrite every generated block of ``readme`` in place."""
+    """Rewrite every generated block of ``readme`` in place (and the codec table of the Codecs section)."""
     text = readme.read_text()
+    head, rest = text.split("<!-- codec-table:begin -->\n", 1)
+    text = f"{head}<!-- codec-table:begin -->\n{codec_table()}<!-- codec-table:end -->{rest.split('<!-- codec-table:end -->', 1)[1]}"
     for name, source in BLOCKS.items():
         if not source.exists():
             continue
