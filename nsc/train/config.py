@@ -53,6 +53,7 @@ class LossConfig:
     mel: float = 15.0
     stft: float = 1.0
     wave: float = 2.0
+    complex: float = 0.0  # compressed complex STFT (phase-aware); 0 = off
     commit: float = 1.0
     adv: float = 1.0
     feat: float = 2.0

@@ -40,8 +40,8 @@ from ..weights import load_weights, save_weights, weights_path
 from .config import TrainConfig
 from .data import CropSampler, load_split
 from .discriminators import Discriminators
-from .losses import (MultiResolutionSTFTLoss, MultiScaleMelLoss, discriminator_loss, feature_matching_loss,
-                     generator_adv_loss)
+from .losses import (CompressedComplexSTFTLoss, MultiResolutionSTFTLoss, MultiScaleMelLoss, discriminator_loss,
+                     feature_matching_loss, generator_adv_loss)
 
 __all__ = ["train", "validate"]
 
@@ -159,6 +159,7 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
     discs = Discriminators(spec.sample_rate, cfg.loss.disc_width).to(device)
     mel_loss = MultiScaleMelLoss(spec.sample_rate).to(device)
     stft_loss = MultiResolutionSTFTLoss(spec.sample_rate).to(device)
+    complex_loss = CompressedComplexSTFTLoss(spec.sample_rate).to(device) if cfg.loss.complex else None
 
     opt_g = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, betas=cfg.optim.betas,
                               weight_decay=cfg.optim.weight_decay)
@@ -257,6 +258,8 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
                 "wave": torch.mean(torch.abs(y - x)),
                 "commit": out.commit_loss.float(),
             }
+            if complex_loss is not None:
+                losses["complex"] = complex_loss(y, x)
             gan = step >= cfg.loss.gan_start_step
             if gan:
                 # one discriminator forward per backward (real and fake in one batch), as DDP requires
@@ -275,7 +278,7 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
                                                        [[f[b:] for f in fs] for fs in feats])
                 losses["disc"] = d_loss.detach()
             weights = {"mel": cfg.loss.mel, "stft": cfg.loss.stft, "wave": cfg.loss.wave, "commit": cfg.loss.commit,
-                       "adv": cfg.loss.adv, "feat": cfg.loss.feat}
+                       "adv": cfg.loss.adv, "feat": cfg.loss.feat, "complex": cfg.loss.complex}
             total = sum(weights[k] * v for k, v in losses.items() if k in weights)
             opt_g.zero_grad(set_to_none=True)
             total.backward()

@@ -5,6 +5,9 @@
 * Multi-resolution STFT: spectral convergence + log-magnitude L1 (Yamamoto et al.
   2020, Parallel WaveGAN, sec. 2.3).
 * Waveform L1: constrains phase, which spectral losses leave free (field notes sec. 4).
+* Compressed complex STFT (Braun & Tashev 2021, "A consolidated view of loss
+  functions for supervised deep learning-based speech enhancement", eq. 6): a
+  phase-aware spectral loss; off unless ``loss.complex`` is set.
 * Least-squares GAN losses (Mao et al. 2017, as in HiFi-GAN) and the relative
   feature-matching loss of EnCodec (Defossez et al. 2022, eq. 2).
 
@@ -19,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["mel_filterbank", "MultiScaleMelLoss", "MultiResolutionSTFTLoss", "generator_adv_loss",
+__all__ = ["mel_filterbank", "MultiScaleMelLoss", "MultiResolutionSTFTLoss", "CompressedComplexSTFTLoss",
+           "generator_adv_loss",
            "discriminator_loss", "feature_matching_loss"]
 
 
@@ -93,6 +97,39 @@ class MultiResolutionSTFTLoss(nn.Module):
             sc = torch.linalg.norm(sx - sy) / torch.linalg.norm(sx).clamp_min(1e-7)
             mag = F.l1_loss(torch.log(sy.clamp_min(1e-5)), torch.log(sx.clamp_min(1e-5)))
             loss = loss + sc + mag
+        return loss / len(self.ffts)
+
+
+class CompressedComplexSTFTLoss(nn.Module):
+    """Phase-aware loss on power-law compressed complex spectra (Braun & Tashev 2021, eq. 6).
+
+    With S = |X|^c e^{j angle X} (c = 0.3), the loss is the mean over resolutions of
+    ``alpha * mean|S_y - S_x|^2 + (1 - alpha) * mean(|S_y| - |S_x|)^2``:
+    the complex term constrains phase, the magnitude term keeps the balance.
+    Input float [B, 1, T] -> scalar.
+    """
+
+    def __init__(self, sample_rate: int, base_ffts: tuple[int, ...] = (256, 512, 1024), c: float = 0.3,
+                 alpha: float = 0.3) -> None:
+        super().__init__()
+        scale = sample_rate / 16000
+        self.ffts = [max(64, int(n * scale)) for n in base_ffts]
+        self.c, self.alpha = c, alpha
+
+    def _compressed(self, x: Tensor, n_fft: int) -> tuple[Tensor, Tensor]:
+        window = torch.hann_window(n_fft, device=x.device, dtype=torch.float32)
+        spec = torch.stft(x.float().reshape(-1, x.shape[-1]), n_fft, n_fft // 4, window=window, return_complex=True)
+        mag = spec.abs().clamp_min(1e-8)
+        comp = mag ** self.c
+        return comp * (spec / mag), comp
+
+    def forward(self, y: Tensor, x: Tensor) -> Tensor:
+        """y: reconstruction, x: reference; float [B, 1, T] -> scalar."""
+        loss = y.new_zeros((), dtype=torch.float32)
+        for n_fft in self.ffts:
+            cy, my = self._compressed(y, n_fft)
+            cx, mx = self._compressed(x, n_fft)
+            loss = loss + self.alpha * (cy - cx).abs().pow(2).mean() + (1 - self.alpha) * (my - mx).pow(2).mean()
         return loss / len(self.ffts)
 
 
