@@ -37,7 +37,7 @@ def encode_cli(
     """
     from ..codec import load_codec
     from ..engine import Engine
-    from ..registry import format_kbps, parse_bitrate, resolve
+    from ..registry import parse_bitrate, resolve
 
     with cli_errors():
         kbps = parse_bitrate(bitrate) if bitrate is not None else None
@@ -48,7 +48,7 @@ def encode_cli(
         ui = BatchUI("encoded", quiet=quiet)
         if not quiet:
             ui.console.print(
-                f"[dim]nsc: {spec.name} at {format_kbps(spec.bitrate_kbps(n_codebooks))}bit/s "
+                f"[dim]nsc: {spec.name} at {spec.bitrate_kbps(n_codebooks):g} kbit/s "
                 f"({n_codebooks} codebooks) on {codec_obj.device}[/]"
             )
         engine = Engine(codec_obj, n_codebooks=n_codebooks, batch_size=batch_size, listener=ui)

@@ -121,11 +121,22 @@ def _usage_table(summary: dict, codec: str) -> str:
             "| system | codebooks |\n|---|---|\n" + "\n".join(rows) + "\n")
 
 
+#: How each quantizer orders its indices on the wire (``codes[:, q, f]``).
+CODE_LAYOUT = {
+    "ResidualVQ": "index q is stage q of one residual chain; the first n indices are the code at n codebooks",
+    "GroupResidualVQ": "stage-major: index s x G + g is stage s of group g (G groups, each a slice of the latent); "
+                       "the first G indices (one stage per group) are the code at the lower rate",
+    "SplitResidualVQ": "index 0 codes the first half of the latent; index 1 codes the second half's residual "
+                       "after the dual-attention prediction from the quantized first half",
+}
+
+
 def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware: str, hours: float,
                      recipe_note: str, log_path: Path | None = None) -> Path:
     """Write ``nsc/weights/<codec>.md``; returns its path."""
     spec = get_spec(codec)
     cfg = meta["config"]
+    quantizer = type(build_model(spec, cfg).quantizer).__name__
     rates = ", ".join(f"{spec.bitrate_kbps(n):g} kbit/s ({n} codebooks)" for n in spec.n_codebooks_options)
     curve = ""
     if log_path and log_path.exists():
@@ -150,6 +161,7 @@ def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware
 ## Model
 - Implements: {spec.paper}.
 - Sample rate {spec.sample_rate} Hz, hop {spec.hop_length} samples ({spec.frame_rate:g} frames/s); codebooks {' + '.join(str(s) for s in spec.codebook_sizes)}.
+- Codes ({quantizer}): {CODE_LAYOUT.get(quantizer, 'see the quantizer docstring')}.
 - Bitrates: {rates}.{' One model serves all of them (quantizer dropout).' if len(spec.n_codebooks_options) > 1 else ''}
 - Config: `{json.dumps(cfg, sort_keys=True)}`; {meta['parameters']:,} parameters; causal throughout.
 - Weights: float16 safetensors, SHA-256 pinned in `manifest.json`.
