@@ -26,6 +26,8 @@ FLOORS = {
     ("mscacodec-nb", 1.2): (1.25, 0.68),
     ("mscacodec-nb", 2.4): (1.25, 0.68),
     ("mscacodec-wb", 3.0): (1.02, 0.65),
+    ("hificodec-16k", 2.0): (1.02, 0.64),  # measured 1.08 / 0.692 (PESQ-WB sits near its floor; STOI carries it)
+    ("srcodec-16k", 0.95): (1.01, 0.52),  # measured 1.06 / 0.572
 }
 
 
