@@ -36,12 +36,15 @@ def block_text(name: str) -> str:
 def codec_table() -> str:
     """``nsc models --markdown`` for the shipped registry and weights (``NSC_WEIGHTS_DIR`` ignored)."""
     import os
-    import subprocess
-    import sys
 
-    env = {k: v for k, v in os.environ.items() if k != "NSC_WEIGHTS_DIR"}
-    return subprocess.run([sys.executable, "-m", "nsc", "models", "--markdown"], capture_output=True, text=True,
-                          env=env, cwd=ROOT, check=True).stdout
+    from nsc.cli.models import markdown_table
+
+    saved = os.environ.pop("NSC_WEIGHTS_DIR", None)
+    try:
+        return markdown_table()
+    finally:
+        if saved is not None:
+            os.environ["NSC_WEIGHTS_DIR"] = saved
 
 
 def update(readme: Path = ROOT / "README.md") -> None:
