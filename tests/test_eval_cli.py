@@ -164,3 +164,25 @@ def test_manifest_reference_with_split(tmp_path):
 
     with pytest.raises(AudioError, match="split"):
         find_audio([tmp_path / "manifest.csv"], split="test")
+
+
+def test_eval_jobs_gives_the_same_scores_in_the_same_order(speech_dir):
+    """Worker processes (spawned, so they load the packaged codec themselves) change nothing but the wall time."""
+    files = [speech_dir / "a.wav", speech_dir / "sub" / "b.flac"]
+    kw = dict(codecs=["mscacodec-nb"], bitrates_kbps=[1.2], baselines="none", visqol=False)
+    serial = evaluate(files, **kw)
+    parallel = evaluate(files, jobs=2, **kw)
+    assert [(r.file, r.system) for r in parallel.rows] == [(r.file, r.system) for r in serial.rows]
+    for a, b in zip(serial.rows, parallel.rows):
+        assert (a.pesq, a.stoi, a.lsd_db, a.payload_bits, a.file_bits) == (b.pesq, b.stoi, b.lsd_db, b.payload_bits,
+                                                                           b.file_bits)
+    assert parallel.codebook_usage == serial.codebook_usage
+    assert set(parallel.example["systems"]) == {"mscacodec-nb 1.2k"} and parallel.example["reference"]
+    assert not parallel.notes
+
+
+def test_eval_jobs_with_loaded_codecs_runs_serially_with_a_note(speech_dir, tiny_codec):
+    result = evaluate([speech_dir / "a.wav", speech_dir / "sub" / "b.flac"], codecs=[tiny_codec], baselines="none",
+                      visqol=False, jobs=2)
+    assert len(result.rows) == 2 * len(tiny_codec.spec.n_codebooks_options)
+    assert any("--jobs ignored" in n for n in result.notes)

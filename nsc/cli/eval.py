@@ -73,7 +73,9 @@ def eval_cli(
     limit: Annotated[Optional[int], typer.Option(
         "--limit", "-n", min=1, help="Use only the first N files (sorted).")] = None,
     device: Annotated[str, typer.Option("--device", help="Torch device for nsc codecs: cpu, cuda, auto.")] = "cpu",
-    threads: Annotated[int, typer.Option("--threads", min=1, help="Torch CPU threads.")] = 1,
+    threads: Annotated[int, typer.Option("--threads", min=1, help="Torch CPU threads (per job).")] = 1,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", min=1, help="Files scored in parallel (worker processes); speeds stay per process.")] = 1,
     weights: Annotated[Optional[list[str]], typer.Option(
         "--weights", "-w", metavar="CODEC=PATH",
         help="Evaluate CODEC with these safetensors weights (e.g. a training run's best.safetensors) "
@@ -120,6 +122,7 @@ def eval_cli(
             threads=threads,
             progress=sys.stderr.isatty(),
             weights=weight_files,
+            jobs=jobs,
         )
     except (UnknownCodecError, BitrateError) as exc:
         raise _error(str(exc), EXIT_USAGE) from None

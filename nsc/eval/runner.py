@@ -583,6 +583,7 @@ def evaluate(
     progress: bool = False,
     loader: Callable | None = None,
     weights: Mapping[str, str | Path] | None = None,
+    jobs: int = 1,
 ) -> EvalResult:
     """Encode, decode and score every reference file with every system.
 
@@ -605,6 +606,10 @@ def evaluate(
         loader: ``load_codec``-compatible callable (tests).
         weights: ``{codec name: safetensors path}`` overriding packaged weights
             (e.g. a training run's ``best.safetensors``).
+        jobs: files coded and scored in parallel, each worker process with
+            ``threads`` torch threads. Needs ``codecs`` as names (or None) and
+            no ``loader``; otherwise it runs serially with a note. Results and
+            their order do not depend on ``jobs``; the speeds are per process.
 
     Returns:
         :class:`EvalResult`.
@@ -640,7 +645,15 @@ def evaluate(
             )
         example = Path(example_file) if example_file is not None else files[0]
         result.example = {"file": str(example), "reference": {}, "systems": {}, "kbps": example_kbps}
-        _run_all(files, systems, result, use_visqol, example, progress)
+        plan = None
+        if jobs > 1:
+            if loader is None and (codecs is None or all(isinstance(c, str) for c in codecs)):
+                plan = dict(codecs=None if codecs is None else list(codecs), bitrates_kbps=bitrates_kbps,
+                            baselines=list(baselines), opus_rates=opus_rates, device=device,
+                            weights=None if weights is None else {k: str(v) for k, v in weights.items()})
+            else:
+                result.notes.append("--jobs ignored: codecs given as loaded objects run in this process only")
+        _run_all(files, systems, result, use_visqol, example, progress, jobs=jobs, plan=plan, threads=threads)
     finally:
         torch.set_num_threads(old_threads)
     if out_dir is not None:
@@ -650,14 +663,76 @@ def evaluate(
     return result
 
 
+@dataclass
+class _FileOutcome:
+    """What one reference file gave across all systems (returned by worker processes)."""
+
+    rows: list[FileScore] = field(default_factory=list)
+    codes: dict[str, np.ndarray] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    reference: dict = field(default_factory=dict)
+    example: dict = field(default_factory=dict)
+
+
+def _run_file(path: Path, systems: list[System], use_visqol: bool, example_systems: set[str] | None) -> _FileOutcome:
+    """Code and score one file with every system; ``example_systems`` set = keep aligned outputs for the plot."""
+    out = _FileOutcome()
+    rates = sorted({s.sample_rate for s in systems})
+    try:
+        refs = {rate: load_reference(path, rate) for rate in rates}
+    except AudioError as exc:
+        out.notes.append(str(exc))
+        out.failed = [s.name for s in systems]
+        return out
+    if example_systems is not None:
+        out.reference = {r: a.astype(np.float32) for r, a in refs.items()}
+    for system in systems:
+        try:
+            trip = system.run(refs[system.sample_rate])
+            row, aligned = _score(path, system, refs[system.sample_rate], trip, use_visqol)
+        except NscError as exc:
+            out.failed.append(system.name)
+            out.notes.append(f"{path.name} · {system.name}: {exc}")
+            continue
+        out.rows.append(row)
+        if trip.codes is not None:
+            out.codes[system.name] = trip.codes
+        if example_systems is not None and system.name in example_systems:
+            out.example[system.name] = (system.codec, system.sample_rate, aligned)
+    return out
+
+
+# Worker-process state for ``jobs > 1``: each worker plans (loads) the systems once.
+_WORKER: dict = {}
+
+
+def _worker_init(plan: dict, threads: int | None, use_visqol: bool) -> None:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    _WORKER["systems"] = plan_systems(notes=[], **plan)
+    _WORKER["use_visqol"] = use_visqol
+
+
+def _worker_file(path: Path, example_systems: set[str] | None) -> _FileOutcome:
+    return _run_file(path, _WORKER["systems"], _WORKER["use_visqol"], example_systems)
+
+
 def _run_all(
-    files: list[Path], systems: list[System], result: EvalResult, use_visqol: bool, example: Path, progress: bool
+    files: list[Path], systems: list[System], result: EvalResult, use_visqol: bool, example: Path, progress: bool,
+    jobs: int = 1, plan: dict | None = None, threads: int | None = 1,
 ) -> None:
+    """Run every file through every system, serially or in ``jobs`` worker processes (``plan`` rebuilds the systems)."""
     per_system: dict[str, list[FileScore]] = {s.name: [] for s in systems}
     failed: dict[str, int] = {s.name: 0 for s in systems}
     codes: dict[str, list[np.ndarray]] = {}
-    rates = sorted({s.sample_rate for s in systems})
     example_systems = _example_systems(systems, result.example["kbps"])
+    example = example.resolve()
+
+    def want(path: Path) -> set[str] | None:
+        return example_systems if path.resolve() == example else None
 
     bar = None
     if progress:
@@ -672,39 +747,43 @@ def _run_all(
             transient=True,
         )
         bar.start()
-        task = bar.add_task("", total=len(files) * len(systems))
+        task = bar.add_task("", total=len(files))
+
+    def collect(path: Path, got: _FileOutcome) -> None:
+        result.notes.extend(got.notes)
+        for name in got.failed:
+            failed[name] += 1
+        for row in got.rows:
+            result.rows.append(row)
+            per_system[row.system].append(row)
+        for name, c in got.codes.items():
+            codes.setdefault(name, []).append(c)
+        if got.reference:
+            result.example["reference"] = got.reference
+            result.example["systems"].update(got.example)
+        if bar:
+            bar.update(task, advance=1, description=path.name)
+
     try:
-        for path in files:
-            try:
-                refs = {rate: load_reference(path, rate) for rate in rates}
-            except AudioError as exc:
-                result.notes.append(str(exc))
-                for s in systems:
-                    failed[s.name] += 1
-                if bar:
-                    bar.advance(task, len(systems))
-                continue
-            is_example = path.resolve() == example.resolve()
-            if is_example:
-                result.example["reference"] = {r: a.astype(np.float32) for r, a in refs.items()}
-            for system in systems:
-                if bar:
-                    bar.update(task, description=f"{path.name} · {system.name}")
+        if jobs > 1 and plan is not None and len(files) > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(
+                max_workers=min(jobs, len(files)), mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init, initargs=(plan, threads, use_visqol),
+            ) as pool:
+                futures = [pool.submit(_worker_file, path, want(path)) for path in files]
                 try:
-                    trip = system.run(refs[system.sample_rate])
-                    row, aligned = _score(path, system, refs[system.sample_rate], trip, use_visqol)
-                except NscError as exc:
-                    failed[system.name] += 1
-                    result.notes.append(f"{path.name} · {system.name}: {exc}")
-                else:
-                    result.rows.append(row)
-                    per_system[system.name].append(row)
-                    if trip.codes is not None:
-                        codes.setdefault(system.name, []).append(trip.codes)
-                    if is_example and system.name in example_systems:
-                        result.example["systems"][system.name] = (system.codec, system.sample_rate, aligned)
-                if bar:
-                    bar.advance(task)
+                    for path, fut in zip(files, futures):  # in file order: results do not depend on jobs
+                        collect(path, fut.result())
+                except BaseException:
+                    for fut in futures:
+                        fut.cancel()
+                    raise
+        else:
+            for path in files:
+                collect(path, _run_file(path, systems, use_visqol, want(path)))
     finally:
         if bar:
             bar.stop()

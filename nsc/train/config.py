@@ -28,8 +28,6 @@ class DataConfig:
     batch_size: int = 16
     gain_db: float = 10.0  # random gain in +-gain_db, then peak-limited
     speed: float = 0.05  # speed perturbation in 1 +- speed
-    num_workers: int = 0  # loader processes; 0 = main process (best on 2 cores)
-    cache: str = ""  # optional .npy cache of the decoded, resampled train audio
 
 
 @dataclass
