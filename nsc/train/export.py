@@ -144,10 +144,17 @@ def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware
         lines = [r for r in (json.loads(x) for x in log_path.read_text().splitlines() if '"valid"' in x)
                  if r["step"] <= shipped]
         if lines:
-            keys = sorted(lines[-1]["valid"])
-            curve = "| step | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys) + "\n"
-            curve += "\n".join(f"| {r['step']} | " + " | ".join(f"{r['valid'].get(k, float('nan')):.3f}" for k in keys) + " |"
-                               for r in lines)
+            keys = sorted(k for k in lines[-1]["valid"] if not k.startswith("mel@"))
+            mel = any(k.startswith("mel@") for r in lines for k in r["valid"])
+
+            def mel_cell(v: dict) -> str:  # mel loss at 1, 2, ... codebooks: should fall left to right
+                ms = sorted((int(k[4:]), x) for k, x in v.items() if k.startswith("mel@"))
+                return " / ".join(f"{x:.2f}" for _, x in ms) or "–"
+
+            head = keys + (["mel loss at 1, 2, ... codebooks"] if mel else [])
+            curve = "| step | " + " | ".join(head) + " |\n|---|" + "---|" * len(head) + "\n"
+            curve += "\n".join(f"| {r['step']} | " + " | ".join(f"{r['valid'].get(k, float('nan')):.3f}" for k in keys)
+                               + (f" | {mel_cell(r['valid'])}" if mel else "") + " |" for r in lines)
     headline = ""
     if eval_summary:
         mine = [s for s in eval_summary.get("summary", []) if s["kind"] == "nsc" and s["codec"] == codec]

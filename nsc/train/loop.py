@@ -72,10 +72,18 @@ def _setup_distributed(device_pref: str) -> tuple[int, int, torch.device]:
 
 
 @torch.no_grad()
-def validate(model: nn.Module, utts, sample_rate: int, counts: list[int], device: torch.device) -> dict[str, float]:
+def validate(model: nn.Module, utts, sample_rate: int, counts: list[int], device: torch.device,
+             mel_loss: nn.Module | None = None) -> dict[str, float]:
     """PESQ (NB at 8 kHz, WB at 16 kHz) and STOI of each codebook count on the given utterances.
 
-    Returns ``{"pesq@N": mean, "stoi@N": mean}`` for each N in ``counts``.
+    With ``mel_loss``, also the multi-scale mel loss at every codebook count the
+    model offers (``mel@N``, mean over the utterances): each added codebook
+    should lower it. A flat curve means the extra codebooks are not used yet,
+    or that the decoder, not the bits, limits quality (issue 2's calibration
+    advice: check early that every added codebook lowers the loss).
+
+    Returns ``{"pesq@N": mean, "stoi@N": mean}`` for each N in ``counts``
+    (plus ``{"mel@N": mean}`` for each N of ``model.n_codebooks_options``).
     """
     from ..eval.metrics import pesq_score, stoi_score
 
@@ -93,6 +101,16 @@ def validate(model: nn.Module, utts, sample_rate: int, counts: list[int], device
             ss.append(stoi_score(u.audio, y, sample_rate))
         out[f"pesq@{n}"] = float(np.nanmean(ps)) if ps and not np.all(np.isnan(ps)) else float("nan")
         out[f"stoi@{n}"] = float(np.nanmean(ss)) if ss and not np.all(np.isnan(ss)) else float("nan")
+    if mel_loss is not None and utts:
+        options = tuple(getattr(model, "n_codebooks_options", ()))
+        mels: dict[int, list[float]] = {n: [] for n in options}
+        for u in utts:
+            x = torch.from_numpy(u.audio)[None, None].to(device)
+            x = model.pad_to_frames(x)
+            for n in options:
+                y = model.decode(model.encode(x, n))[..., : x.shape[-1]].float()
+                mels[n].append(float(mel_loss(y, x)))
+        out.update({f"mel@{n}": float(np.mean(v)) for n, v in mels.items()})
     model.train()
     return out
 
@@ -305,14 +323,19 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
                 running, t_log, steps_since = {}, time.time(), 0
 
             if is_main and valid_utts and step % cfg.run.valid_every_steps == 0:
-                last_metrics = validate(model, valid_utts, spec.sample_rate, counts, device)
+                last_metrics = validate(model, valid_utts, spec.sample_rate, counts, device, mel_loss)
                 key = "pesq" if any(k.startswith("pesq") and not np.isnan(v) for k, v in last_metrics.items()) else "stoi"
+                # the checkpoint score is PESQ (or STOI) only; mel@N is logged for the codebook check
                 score = float(np.nanmean([v for k, v in last_metrics.items() if k.startswith(key)]))
                 rec = {"step": step, "valid": last_metrics, "score": score}
                 with open(log_path, "a") as f:
                     f.write(json.dumps(rec) + "\n")
                 if progress:
-                    msg = f"valid @ {step}: " + " ".join(f"{k} {v:.3f}" for k, v in last_metrics.items())
+                    msg = f"valid @ {step}: " + " ".join(f"{k} {v:.3f}" for k, v in last_metrics.items()
+                                                         if not k.startswith("mel@"))
+                    mels = [f"{v:.3f}" for k, v in last_metrics.items() if k.startswith("mel@")]
+                    if mels:
+                        msg += " | mel by codebooks " + " ".join(mels)
                     (bar.console.print(msg) if bar is not None else print(msg, flush=True))
                 if score > best:
                     best = score
