@@ -50,15 +50,10 @@ def run_eval(runs: Path, manifest: Path, visqol: bool) -> dict:
 
 
 def _valid_curve(log: Path) -> str:
-    if not log.exists():
-        return "-"
-    points = [json.loads(x) for x in log.read_text().splitlines() if '"valid"' in x]
-    cells = []
-    for p in points:
-        v = p["valid"]
-        pesq = next((v[k] for k in v if k.startswith("pesq")), float("nan"))
-        stoi = next((v[k] for k in v if k.startswith("stoi")), float("nan"))
-        cells.append(f"{p['step']}: {pesq:.2f} / {stoi:.3f}")
+    from nsc.train.curves import first_metric, read_log, valid_points
+
+    cells = [f"{p['step']}: {first_metric(p['valid'], 'pesq'):.2f} / {first_metric(p['valid'], 'stoi'):.3f}"
+             for p in valid_points(read_log(log))]
     return "; ".join(cells) or "-"
 
 

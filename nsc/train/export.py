@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from safetensors import safe_open
 
 from ..codec import build_model
 from ..registry import get_spec
+from .curves import codebook_mels, hours_trained, read_log, valid_points
 from ..weights import MANIFEST, WEIGHTS_DIR, load_weights, read_manifest, save_weights
 
 __all__ = ["export_weights", "write_model_card"]
@@ -139,22 +141,19 @@ def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware
     quantizer = type(build_model(spec, cfg).quantizer).__name__
     rates = ", ".join(f"{spec.bitrate_kbps(n):g} kbit/s ({n} codebooks)" for n in spec.n_codebooks_options)
     curve = ""
-    if log_path and log_path.exists():
-        shipped = int(meta.get("step", 0)) or float("inf")  # the log may run on past the shipped step
-        lines = [r for r in (json.loads(x) for x in log_path.read_text().splitlines() if '"valid"' in x)
-                 if r["step"] <= shipped]
-        if lines:
-            keys = sorted(k for k in lines[-1]["valid"] if not k.startswith("mel@"))
-            mel = any(k.startswith("mel@") for r in lines for k in r["valid"])
+    shipped = int(meta.get("step", 0)) or math.inf  # the log may run on past the shipped step
+    lines = valid_points(read_log(log_path), shipped) if log_path else []
+    if lines:
+        keys = sorted(k for k in lines[-1]["valid"] if not k.startswith("mel@"))
+        mel = any(codebook_mels(r["valid"]) for r in lines)
 
-            def mel_cell(v: dict) -> str:  # mel loss at 1, 2, ... codebooks: should fall left to right
-                ms = sorted((int(k[4:]), x) for k, x in v.items() if k.startswith("mel@"))
-                return " / ".join(f"{x:.2f}" for _, x in ms) or "–"
+        def mel_cell(v: dict) -> str:  # mel loss at 1, 2, ... codebooks: should fall left to right
+            return " / ".join(f"{x:.2f}" for _, x in codebook_mels(v)) or "–"
 
-            head = keys + (["mel loss at 1, 2, ... codebooks"] if mel else [])
-            curve = "| step | " + " | ".join(head) + " |\n|---|" + "---|" * len(head) + "\n"
-            curve += "\n".join(f"| {r['step']} | " + " | ".join(f"{r['valid'].get(k, float('nan')):.3f}" for k in keys)
-                               + (f" | {mel_cell(r['valid'])}" if mel else "") + " |" for r in lines)
+        head = keys + (["mel loss at 1, 2, ... codebooks"] if mel else [])
+        curve = "| step | " + " | ".join(head) + " |\n|---|" + "---|" * len(head) + "\n"
+        curve += "\n".join(f"| {r['step']} | " + " | ".join(f"{r['valid'].get(k, float('nan')):.3f}" for k in keys)
+                           + (f" | {mel_cell(r['valid'])}" if mel else "") + " |" for r in lines)
     headline = ""
     if eval_summary:
         mine = [s for s in eval_summary.get("summary", []) if s["kind"] == "nsc" and s["codec"] == codec]
@@ -201,7 +200,7 @@ def main() -> None:
     p.add_argument("codec")
     p.add_argument("--eval", type=Path, help="summary.json of an nsc eval run on the valid split")
     p.add_argument("--hardware", default="2 CPU cores (1 thread), no GPU")
-    p.add_argument("--hours", type=float, default=0.0)
+    p.add_argument("--hours", type=float, help="hours trained (default: summed over the launches in --log)")
     p.add_argument("--recipe-note", default="")
     p.add_argument("--log", type=Path, help="the run's log.jsonl")
     p.add_argument("--card-only", action="store_true",
@@ -213,7 +212,10 @@ def main() -> None:
         dest, sha, meta = export_weights(a.weights, a.codec)
         print(f"{dest} sha256 {sha}")
     summary = json.loads(a.eval.read_text()) if a.eval else None
-    card = write_model_card(a.codec, meta, summary, a.hardware, a.hours, a.recipe_note, a.log)
+    hours = a.hours
+    if hours is None:
+        hours = hours_trained(read_log(a.log), int(meta.get("step", 0)) or math.inf) if a.log else 0.0
+    card = write_model_card(a.codec, meta, summary, a.hardware, hours, a.recipe_note, a.log)
     print(card)
 
 

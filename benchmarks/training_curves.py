@@ -1,0 +1,136 @@
+"""Learning curves of training runs against the baselines they must beat.
+
+    python benchmarks/training_curves.py [--runs runs] [--codecs mscacodec-nb,mscacodec-wb]
+        [--eval benchmarks/results/eval-valid/summary.json] [--out benchmarks/results/training-curves]
+
+For each codec, one row of three panels against hours trained (summed over
+resumed launches): the training mel loss, and PESQ and STOI of the
+training-time validation (fixed subset of the valid split, every logged
+codebook count). Dashed lines are the baselines of the same sample rate in an
+``nsc eval`` summary of the whole valid split (Codec2 at 8 kHz, Opus at 16 kHz). Writes ``OUT.png`` and ``OUT.md``
+(the validation points as a table, plus the mel loss at each codebook count
+where logged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _series(records: list[dict]) -> dict:
+    from nsc.train.curves import codebook_mels, hours_trained, loss_records, valid_points
+
+    losses = loss_records(records)
+    valid = valid_points(records)
+    counts = sorted({int(k.split("@")[1]) for p in valid for k in p["valid"] if k.startswith("pesq@")})
+    return {
+        "loss_h": [hours_trained(records, r["step"]) for r in losses],
+        "mel": [r.get("mel", math.nan) for r in losses],
+        "valid_h": [hours_trained(records, p["step"]) for p in valid],
+        "steps": [p["step"] for p in valid],
+        "counts": counts,
+        "pesq": {n: [p["valid"].get(f"pesq@{n}", math.nan) for p in valid] for n in counts},
+        "stoi": {n: [p["valid"].get(f"stoi@{n}", math.nan) for p in valid] for n in counts},
+        "mels": [codebook_mels(p["valid"]) for p in valid],
+    }
+
+
+def _references(summary: dict | None, codec: str) -> list[dict]:
+    """Baselines at the codec's sample rate and the codec's own rows (for the table), from an eval summary."""
+    if not summary:
+        return []
+    mine = [s for s in summary["summary"] if s["codec"] == codec]
+    if not mine:
+        return []
+    rate = mine[0]["sample_rate"]
+    return [s for s in summary["summary"] if s["sample_rate"] == rate and (s["kind"] == "baseline" or s["codec"] == codec)]
+
+
+def _smooth(values: list[float], width: int = 9) -> list[float]:
+    out = []
+    for i in range(len(values)):
+        window = [v for v in values[max(0, i - width // 2) : i + width // 2 + 1] if math.isfinite(v)]
+        out.append(sum(window) / len(window) if window else math.nan)
+    return out
+
+
+def plot(codecs: list[str], runs: Path, summary: dict | None, out: Path) -> tuple[Path, Path]:
+    """Write ``out.png`` and ``out.md``; returns their paths.
+
+    Raises:
+        FileNotFoundError: a codec has no ``runs/<codec>/log.jsonl``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nsc.train.curves import read_log
+
+    fig, axes = plt.subplots(len(codecs), 3, figsize=(13, 3.4 * len(codecs)), squeeze=False)
+    md = []
+    for row, codec in zip(axes, codecs):
+        log = runs / codec / "log.jsonl"
+        if not log.exists():
+            raise FileNotFoundError(f"{log} not found")
+        s = _series(read_log(log))
+        refs = _references(summary, codec)
+        row[0].plot(s["loss_h"], _smooth(s["mel"]), color="tab:blue")
+        row[0].set_title(f"{codec}: training mel loss")
+        for metric, ax in (("pesq", row[1]), ("stoi", row[2])):
+            for n in s["counts"]:
+                ax.plot(s["valid_h"], s[metric][n], marker="o", label=f"{n} codebooks (8 valid files)")
+            for r in refs:
+                if r.get(metric) is not None and r["kind"] == "baseline":
+                    ax.axhline(r[metric], linestyle="--", color="black", lw=0.8)
+                    ax.annotate(r["system"], (0, r[metric]), xycoords=("axes fraction", "data"), fontsize=7,
+                                va="bottom")
+            mode = f"-{refs[0]['pesq_mode'].upper()}" if metric == "pesq" and refs else ""
+            ax.set_title(f"{codec}: {metric.upper()}{mode}")
+            ax.legend(fontsize=7, loc="lower right")
+        for ax in row:
+            ax.set_xlabel("hours trained (1 CPU thread)")
+            ax.grid(alpha=0.3)
+        md.append(f"### {codec}\n")
+        head = ["step", "hours"] + [f"{m}@{n}" for m in ("pesq", "stoi") for n in s["counts"]]
+        has_mels = any(s["mels"])
+        head += ["mel loss at 1, 2, ... codebooks"] if has_mels else []
+        md.append("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
+        for i, step in enumerate(s["steps"]):
+            cells = [str(step), f"{s['valid_h'][i]:.2f}"]
+            cells += [f"{s[m][n][i]:.3f}" for m in ("pesq", "stoi") for n in s["counts"]]
+            if has_mels:
+                cells.append(" / ".join(f"{v:.2f}" for _, v in s["mels"][i]) or "–")
+            md.append("| " + " | ".join(cells) + " |")
+        if refs:
+            md.append("\nWhole valid split (`nsc eval`): " + "; ".join(
+                f"{r['system']} PESQ {r['pesq']:.2f} STOI {r['stoi']:.3f}" for r in refs))
+        md.append("")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    png, text = out.with_suffix(".png"), out.with_suffix(".md")
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    text.write_text("# Training curves\n\nGenerated by `benchmarks/training_curves.py`.\n\n" + "\n".join(md))
+    return png, text
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=Path, default=ROOT / "runs")
+    p.add_argument("--codecs", default="mscacodec-nb,mscacodec-wb")
+    p.add_argument("--eval", type=Path, default=ROOT / "benchmarks" / "results" / "eval-valid" / "summary.json")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "training-curves")
+    a = p.parse_args()
+    summary = json.loads(a.eval.read_text()) if a.eval.exists() else None
+    for path in plot([c.strip() for c in a.codecs.split(",") if c.strip()], a.runs, summary, a.out):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()

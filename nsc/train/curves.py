@@ -1,0 +1,86 @@
+"""Reading a training run's ``log.jsonl``: loss records, validation points, hours trained.
+
+``nsc train`` appends one JSON object per line to ``OUT/log.jsonl``:
+
+* loss records every ``run.log_every_steps``: ``{"step", "steps_per_s",
+  "minutes", "lr", "mel", "stft", ...}``; ``minutes`` restarts from 0 at each
+  launch (a ``--resume`` is a new launch);
+* validation records every ``run.valid_every_steps``: ``{"step", "valid":
+  {"pesq@N", "stoi@N", "mel@N", ...}, "score"}``.
+
+A resumed run may repeat steps (a checkpoint is older than the last log line);
+the later record wins. Model cards, the quantizer ablation and the training
+curve plots all read logs through here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+__all__ = ["read_log", "loss_records", "valid_points", "hours_trained", "codebook_mels", "first_metric"]
+
+
+def read_log(path: str | Path) -> list[dict]:
+    """All records of a ``log.jsonl`` in file order; [] when the file does not exist.
+
+    Raises:
+        ValueError: a line is not JSON (the file is not a training log).
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    out = []
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise ValueError(f"{path}:{i}: not a JSON line") from None
+    return out
+
+
+def _dedupe(records: list[dict], upto_step: float) -> list[dict]:
+    by_step: dict[int, dict] = {}
+    for r in records:
+        if r["step"] <= upto_step:
+            by_step[r["step"]] = r  # a resumed run's later record replaces the repeated step
+    return [by_step[s] for s in sorted(by_step)]
+
+
+def loss_records(records: list[dict], upto_step: float = math.inf) -> list[dict]:
+    """Loss records (those with ``minutes``), one per step, sorted by step, up to ``upto_step``."""
+    return _dedupe([r for r in records if "minutes" in r], upto_step)
+
+
+def valid_points(records: list[dict], upto_step: float = math.inf) -> list[dict]:
+    """Validation records, one per step, sorted by step, up to ``upto_step`` (e.g. the shipped step)."""
+    return _dedupe([r for r in records if "valid" in r], upto_step)
+
+
+def hours_trained(records: list[dict], upto_step: float = math.inf) -> float:
+    """Wall-clock hours of training up to ``upto_step``, summed over launches.
+
+    Each launch's ``minutes`` counts from 0, so a drop in ``minutes`` between
+    consecutive loss records (file order) starts a new launch.
+    """
+    total, last = 0.0, 0.0
+    for r in records:
+        if "minutes" not in r or r["step"] > upto_step:
+            continue
+        if r["minutes"] < last:
+            total += last
+        last = r["minutes"]
+    return (total + last) / 60.0
+
+
+def codebook_mels(valid: dict) -> list[tuple[int, float]]:
+    """``[(N, mel loss at N codebooks), ...]`` sorted by N from one validation dict (empty if not logged)."""
+    return sorted((int(k[4:]), v) for k, v in valid.items() if k.startswith("mel@"))
+
+
+def first_metric(valid: dict, name: str) -> float:
+    """The value of ``name@N`` for the smallest logged N (e.g. ``pesq@3`` of ``{pesq@3, pesq@6}``); NaN if absent."""
+    keys = sorted((int(k.split("@")[1]), k) for k in valid if k.startswith(name + "@"))
+    return float(valid[keys[0][1]]) if keys else math.nan

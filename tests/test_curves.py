@@ -1,0 +1,79 @@
+"""Reading training logs: resumed launches, repeated steps, the shipped-step cut, and the curves script."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+from nsc.train.curves import codebook_mels, first_metric, hours_trained, loss_records, read_log, valid_points
+
+REPO = Path(__file__).parents[1]
+
+
+def _log(tmp_path: Path) -> Path:
+    recs = [
+        {"step": 25, "minutes": 1.0, "mel": 4.0},
+        {"step": 50, "minutes": 2.0, "mel": 3.0},
+        {"step": 50, "valid": {"pesq@3": 1.1, "stoi@3": 0.5, "pesq@6": 1.2, "mel@1": 3.0, "mel@2": 2.5}},
+        {"step": 75, "minutes": 3.0, "mel": 2.9},  # killed here; the checkpoint was at step 50
+        {"step": 75, "minutes": 1.5, "mel": 2.8},  # resumed launch: minutes restart
+        {"step": 100, "minutes": 2.5, "mel": 2.7},
+        {"step": 100, "valid": {"pesq@3": 1.3, "stoi@3": 0.6}},
+    ]
+    path = tmp_path / "log.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    return path
+
+
+def test_hours_sum_over_launches_and_stop_at_a_step(tmp_path):
+    recs = read_log(_log(tmp_path))
+    assert hours_trained(recs) == pytest.approx((3.0 + 2.5) / 60)
+    assert hours_trained(recs, upto_step=50) == pytest.approx(2.0 / 60)
+
+
+def test_repeated_steps_keep_the_later_record(tmp_path):
+    recs = read_log(_log(tmp_path))
+    assert [r["mel"] for r in loss_records(recs)] == [4.0, 3.0, 2.8, 2.7]
+    assert [p["step"] for p in valid_points(recs)] == [50, 100]
+    assert [p["step"] for p in valid_points(recs, upto_step=99)] == [50]
+
+
+def test_metric_helpers(tmp_path):
+    v = valid_points(read_log(_log(tmp_path)))[0]["valid"]
+    assert codebook_mels(v) == [(1, 3.0), (2, 2.5)]
+    assert first_metric(v, "pesq") == 1.1 and math.isnan(first_metric(v, "visqol"))
+
+
+def test_missing_log_is_empty_and_a_bad_line_is_an_error(tmp_path):
+    assert read_log(tmp_path / "none.jsonl") == []
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"step": 1}\nnot json\n')
+    with pytest.raises(ValueError, match="bad.jsonl:2"):
+        read_log(bad)
+
+
+def test_training_curves_script_writes_plot_and_table(tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import training_curves
+
+    runs = tmp_path / "runs"
+    (runs / "mscacodec-nb").mkdir(parents=True)
+    _log(tmp_path).rename(runs / "mscacodec-nb" / "log.jsonl")
+    summary = {"summary": [
+        {"system": "mscacodec-nb 1.2k", "codec": "mscacodec-nb", "kind": "nsc", "sample_rate": 8000, "pesq": 1.4,
+         "stoi": 0.7, "pesq_mode": "nb"},
+        {"system": "codec2 1200", "codec": "codec2", "kind": "baseline", "sample_rate": 8000, "pesq": 2.2,
+         "stoi": 0.8, "pesq_mode": "nb"},
+        {"system": "opus-wb 8k", "codec": "opus-wb", "kind": "baseline", "sample_rate": 16000, "pesq": 2.6,
+         "stoi": 0.9, "pesq_mode": "wb"}]}
+    png, md = training_curves.plot(["mscacodec-nb"], runs, summary, tmp_path / "curves")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = md.read_text()
+    assert "| 50 | 0.03 | 1.100 | 1.200 | 0.500 | nan | 3.00 / 2.50 |" in text
+    assert "codec2 1200 PESQ 2.20" in text and "opus-wb" not in text
+    with pytest.raises(FileNotFoundError):
+        training_curves.plot(["mscacodec-wb"], runs, None, tmp_path / "x")
