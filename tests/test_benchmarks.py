@@ -65,3 +65,17 @@ def test_ablation_table_labels_each_quantizer_with_its_figures(tmp_path):
     assert "| 0.950 | 1.40 | 0.720 |" in srvq and "50 % / 100 of 512, 100 % / 700 of 1024" in srvq
     assert srvq.endswith("| 125: 1.31 / 0.712 |")
     assert "47 files" in text
+
+
+def test_profile_blocks_names_the_blocks_that_take_the_time(tmp_path):
+    md = tmp_path / "profile.md"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "profile_blocks.py"), "--codecs", "mscacodec-nb",
+                           "--seconds", "1", "--markdown", str(md)], capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line for line in md.read_text().splitlines() if line.startswith("| encoder[") or line.startswith("| decoder[")]
+    shares = [float(r.split("|")[2].strip(" %")) for r in rows]
+    assert any("MSRCAM" in r for r in rows) and any("TCGRU" in r for r in rows)
+    assert 50 < sum(shares) <= 100.5 and shares == sorted(shares, reverse=True)
+    assert "| encoder[1] MSRCAM |" in md.read_text() and "| 8,000 |" in md.read_text()  # first block at 8 kHz
