@@ -81,6 +81,12 @@ DEFAULT_CHUNK_S = 10.0
 #: and cost memory (measured: 8 x 20 s chunks peaked at 1 GiB RSS, 1 x 10 s at 0.36 GiB).
 DEFAULT_MAX_BATCH_S_CPU = 20.0
 DEFAULT_MAX_BATCH_S_CUDA = 600.0
+#: Default items (files or chunks) per forward pass. On a CPU one at a time is fastest: a
+#: batch of 2-10 s files is padded to its longest, and one thread gains nothing from wider
+#: tensors (measured, benchmarks/bench_codecs.py folder part: batch 8 was 1.1-1.8x slower
+#: than batch 1 for every codec). On CUDA, batching is what fills the GPU.
+DEFAULT_BATCH_SIZE_CPU = 1
+DEFAULT_BATCH_SIZE_CUDA = 8
 DEFAULT_CONTEXT_S = 1.0
 STDIO = "-"
 
@@ -623,7 +629,8 @@ class Engine:
             the codec named in each file's header is loaded).
         n_codebooks: codebooks to emit when encoding (default: the codec's default).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"`` for codecs the engine loads.
-        batch_size: most chunks (files, or pieces of long files) per forward pass.
+        batch_size: most chunks (files, or pieces of long files) per forward pass;
+            default 1 on CPU, 8 on CUDA (``DEFAULT_BATCH_SIZE_*``).
         max_batch_s: most audio seconds per forward pass (a single chunk may exceed
             it); default 20 s on CPU, 600 s on CUDA.
         chunk_s: chunk length for long inputs (s).
@@ -639,7 +646,7 @@ class Engine:
         *,
         n_codebooks: int | None = None,
         device: str = "auto",
-        batch_size: int = 8,
+        batch_size: int | None = None,
         max_batch_s: float | None = None,
         chunk_s: float = DEFAULT_CHUNK_S,
         context_s: float = DEFAULT_CONTEXT_S,
@@ -647,12 +654,11 @@ class Engine:
         listener: Listener | None = None,
         codec_loader: Callable[[str], Codec] | None = None,
     ) -> None:
-        if batch_size < 1:
+        if batch_size is not None and batch_size < 1:
             raise NscError("--batch-size must be at least 1")
         if chunk_s <= 0 or context_s < 0:
             raise NscError("chunk length must be positive and context non-negative")
         self.device = device
-        self.batch_size = batch_size
         self.chunk_s = chunk_s
         self.context_s = context_s
         self.workers = max(1, workers)
@@ -667,10 +673,13 @@ class Engine:
             self.codec = codec
             self._codecs[codec.spec.name] = codec
         self.n_codebooks = n_codebooks or (self.codec.spec.default_n_codebooks if self.codec else None)
+        on_cuda = (self.codec.device.type if self.codec else str(resolve_device(device))).startswith("cuda")
         if max_batch_s is None:
-            on_cuda = (self.codec.device.type if self.codec else str(resolve_device(device))).startswith("cuda")
             max_batch_s = DEFAULT_MAX_BATCH_S_CUDA if on_cuda else DEFAULT_MAX_BATCH_S_CPU
         self.max_batch_s = max_batch_s
+        if batch_size is None:
+            batch_size = DEFAULT_BATCH_SIZE_CUDA if on_cuda else DEFAULT_BATCH_SIZE_CPU
+        self.batch_size = batch_size
 
     # ---- codecs
 

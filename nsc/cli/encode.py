@@ -25,8 +25,9 @@ def encode_cli(
         "--codec", "-c", metavar="CODEC", help="Codec name (see `nsc models`).")] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing outputs.")] = False,
     device: Annotated[str, typer.Option("--device", metavar="auto|cpu|cuda", help="auto (CUDA when present), cpu or cuda.")] = "auto",
-    batch_size: Annotated[int, typer.Option(
-        "--batch-size", min=1, metavar="N", help="Files or chunks of long files per forward pass.")] = 8,
+    batch_size: Annotated[Optional[int], typer.Option(
+        "--batch-size", min=1, metavar="N", show_default=False,
+        help="Files or chunks of long files per forward pass. Default: 1 on CPU, 8 on CUDA.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
 ) -> None:
     """Compress speech to .nsc files.
