@@ -215,6 +215,7 @@ def test_model_card_compares_at_its_rate_and_reports_codebook_usage(tmp_path, mo
     assert "| mscacodec-wb 1.5k |" in card and "| opus-wb 8k |" in card and "codec2 1200" not in card
     assert "| srcodec-16k 0.95k | 50 % / 100 of 512, 25 % / 200 of 1024 |" in card
     assert "quantizer dropout" not in card  # one bitrate only
+    assert "`cpu` 2.13 M parameters (sized for 2 CPU cores; these weights" in card and "`paper` " in card
     assert card.splitlines()[2].startswith(get_spec_summary("srcodec-16k"))
 
 

@@ -133,6 +133,21 @@ CODE_LAYOUT = {
 }
 
 
+def _presets_line(spec, shipped: str) -> str:
+    """Each preset of the codec's family with its parameter count; which one these weights use."""
+    import importlib
+
+    module = importlib.import_module(spec.builder.split(":")[0])
+    roles = {"tiny": "tests", "cpu": "sized for 2 CPU cores", "paper": "wider, for GPU machines"}
+    parts = []
+    for name, preset in getattr(module, "PRESETS", {}).items():
+        n = sum(p.numel() for p in build_model(spec, {"preset": name}).parameters())
+        role = roles.get(name, "")
+        role = f"{role}; these weights" if name == shipped else role
+        parts.append(f"`{name}` {n / 1e6:.2f} M parameters ({role}, `{json.dumps(preset, sort_keys=True)}`)")
+    return "; ".join(parts) or "none"
+
+
 def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware: str, hours: float,
                      recipe_note: str, log_path: Path | None = None) -> Path:
     """Write ``nsc/weights/<codec>.md``; returns its path."""
@@ -170,6 +185,7 @@ def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware
 - Codes ({quantizer}): {CODE_LAYOUT.get(quantizer, 'see the quantizer docstring')}.
 - Bitrates: {rates}.{' One model serves all of them (quantizer dropout).' if len(spec.n_codebooks_options) > 1 else ''}
 - Config: `{json.dumps(cfg, sort_keys=True)}`; {meta['parameters']:,} parameters; causal throughout.
+- Presets (`model.preset` in the recipe): {_presets_line(spec, cfg.get('preset', 'cpu'))}.
 - Weights: float16 safetensors, SHA-256 pinned in `manifest.json`.
 
 ## Training data
