@@ -23,7 +23,7 @@ from safetensors import safe_open
 
 from ..codec import build_model
 from ..registry import get_spec
-from .curves import codebook_mels, hours_trained, read_log, valid_points
+from .curves import codebook_mels, hours_trained, loss_records, read_log, valid_points
 from ..weights import MANIFEST, WEIGHTS_DIR, load_weights, read_manifest, save_weights
 
 __all__ = ["export_weights", "write_model_card"]
@@ -133,6 +133,13 @@ CODE_LAYOUT = {
 }
 
 
+def _speed_note(log_path: Path | None, upto_step: float) -> str:
+    """' Median N steps/s.' from a training log's loss records, or '' without a log."""
+    rates = sorted(r["steps_per_s"] for r in loss_records(read_log(log_path), upto_step) if "steps_per_s" in r) \
+        if log_path else []
+    return f" Median {rates[len(rates) // 2]:.2f} training steps/s." if rates else ""
+
+
 def _presets_line(spec, shipped: str) -> str:
     """Each preset of the codec's family with its parameter count; which one these weights use."""
     import importlib
@@ -193,7 +200,7 @@ def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware
 
 ## Training
 - Recipe `nsc/train/recipes/{codec}.toml` {recipe_note}.
-- {int(meta.get('step', 0))} steps, {hours:.1f} hours on {hardware}.
+- {int(meta.get('step', 0))} steps, {hours:.1f} hours on {hardware}.{_speed_note(log_path, shipped)}
 
 ### Validation during training (fixed subset of the valid split, first 8 s of 8 files)
 {curve or '(none logged)'}
