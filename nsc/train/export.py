@@ -23,8 +23,8 @@ from safetensors import safe_open
 
 from ..codec import build_model
 from ..registry import get_spec
-from .curves import codebook_mels, hours_trained, loss_records, read_log, valid_points
 from ..weights import MANIFEST, WEIGHTS_DIR, load_weights, read_manifest, save_weights
+from .curves import codebook_mels, hours_trained, loss_records, read_log, valid_points
 
 __all__ = ["export_weights", "write_model_card"]
 
@@ -133,10 +133,9 @@ CODE_LAYOUT = {
 }
 
 
-def _speed_note(log_path: Path | None, upto_step: float) -> str:
-    """' Median N steps/s.' from a training log's loss records, or '' without a log."""
-    rates = sorted(r["steps_per_s"] for r in loss_records(read_log(log_path), upto_step) if "steps_per_s" in r) \
-        if log_path else []
+def _speed_note(records: list[dict], upto_step: float) -> str:
+    """' Median N steps/s.' from a training log's loss records, or '' when none give a speed."""
+    rates = sorted(r["steps_per_s"] for r in loss_records(records, upto_step) if "steps_per_s" in r)
     return f" Median {rates[len(rates) // 2]:.2f} training steps/s." if rates else ""
 
 
@@ -155,16 +154,23 @@ def _presets_line(spec, shipped: str) -> str:
     return "; ".join(parts) or "none"
 
 
-def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware: str, hours: float,
+def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware: str, hours: float | None,
                      recipe_note: str, log_path: Path | None = None) -> Path:
-    """Write ``nsc/weights/<codec>.md``; returns its path."""
+    """Write ``nsc/weights/<codec>.md``; returns its path.
+
+    ``hours`` None means the hours counted in ``log_path`` up to the shipped step
+    (summed over resumed launches; 0 without a log).
+    """
     spec = get_spec(codec)
     cfg = meta["config"]
     quantizer = type(build_model(spec, cfg).quantizer).__name__
     rates = ", ".join(f"{spec.bitrate_kbps(n):g} kbit/s ({n} codebooks)" for n in spec.n_codebooks_options)
     curve = ""
     shipped = int(meta.get("step", 0)) or math.inf  # the log may run on past the shipped step
-    lines = valid_points(read_log(log_path), shipped) if log_path else []
+    records = read_log(log_path) if log_path else []
+    if hours is None:
+        hours = hours_trained(records, shipped)
+    lines = valid_points(records, shipped)
     if lines:
         keys = sorted(k for k in lines[-1]["valid"] if not k.startswith("mel@"))
         mel = any(codebook_mels(r["valid"]) for r in lines)
@@ -200,7 +206,7 @@ def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware
 
 ## Training
 - Recipe `nsc/train/recipes/{codec}.toml` {recipe_note}.
-- {int(meta.get('step', 0))} steps, {hours:.1f} hours on {hardware}.{_speed_note(log_path, shipped)}
+- {int(meta.get('step', 0))} steps, {hours:.1f} hours on {hardware}.{_speed_note(records, shipped)}
 
 ### Validation during training (fixed subset of the valid split, first 8 s of 8 files)
 {curve or '(none logged)'}
@@ -235,10 +241,7 @@ def main() -> None:
         dest, sha, meta = export_weights(a.weights, a.codec)
         print(f"{dest} sha256 {sha}")
     summary = json.loads(a.eval.read_text()) if a.eval else None
-    hours = a.hours
-    if hours is None:
-        hours = hours_trained(read_log(a.log), int(meta.get("step", 0)) or math.inf) if a.log else 0.0
-    card = write_model_card(a.codec, meta, summary, a.hardware, hours, a.recipe_note, a.log)
+    card = write_model_card(a.codec, meta, summary, a.hardware, a.hours, a.recipe_note, a.log)
     print(card)
 
 

@@ -88,28 +88,28 @@ def validate(model: nn.Module, utts, sample_rate: int, counts: list[int], device
     from ..eval.metrics import pesq_score, stoi_score
 
     model.eval()
+    mel_counts = tuple(getattr(model, "n_codebooks_options", ())) if mel_loss is not None else ()
+    ps: dict[int, list[float]] = {n: [] for n in counts}
+    ss: dict[int, list[float]] = {n: [] for n in counts}
+    mels: dict[int, list[float]] = {n: [] for n in mel_counts}
+    for u in utts:
+        x = model.pad_to_frames(torch.from_numpy(u.audio)[None, None].to(device))
+        for n in sorted(set(counts) | set(mel_counts)):  # one encode/decode per count serves every metric
+            y = model.decode(model.encode(x, n))[..., : x.shape[-1]].float()
+            if n in mels:
+                mels[n].append(float(mel_loss(y, x)))
+            if n in ps:
+                out_audio = y[0, 0, : len(u.audio)].clamp(-1, 1).cpu().numpy()
+                try:
+                    ps[n].append(pesq_score(u.audio, out_audio, sample_rate))
+                except ImportError:  # a training machine without the pesq build: STOI only
+                    pass
+                ss[n].append(stoi_score(u.audio, out_audio, sample_rate))
     out: dict[str, float] = {}
     for n in counts:
-        ps, ss = [], []
-        for u in utts:
-            x = torch.from_numpy(u.audio)[None, None].to(device)
-            y = model.decode(model.encode(x, n))[0, 0, : x.shape[-1]].float().clamp(-1, 1).cpu().numpy()
-            try:
-                ps.append(pesq_score(u.audio, y, sample_rate))
-            except ImportError:  # a training machine without the pesq build: STOI only
-                pass
-            ss.append(stoi_score(u.audio, y, sample_rate))
-        out[f"pesq@{n}"] = float(np.nanmean(ps)) if ps and not np.all(np.isnan(ps)) else float("nan")
-        out[f"stoi@{n}"] = float(np.nanmean(ss)) if ss and not np.all(np.isnan(ss)) else float("nan")
-    if mel_loss is not None and utts:
-        options = tuple(getattr(model, "n_codebooks_options", ()))
-        mels: dict[int, list[float]] = {n: [] for n in options}
-        for u in utts:
-            x = torch.from_numpy(u.audio)[None, None].to(device)
-            x = model.pad_to_frames(x)
-            for n in options:
-                y = model.decode(model.encode(x, n))[..., : x.shape[-1]].float()
-                mels[n].append(float(mel_loss(y, x)))
+        out[f"pesq@{n}"] = float(np.nanmean(ps[n])) if ps[n] and not np.all(np.isnan(ps[n])) else float("nan")
+        out[f"stoi@{n}"] = float(np.nanmean(ss[n])) if ss[n] and not np.all(np.isnan(ss[n])) else float("nan")
+    if utts:
         out.update({f"mel@{n}": float(np.mean(v)) for n, v in mels.items()})
     model.train()
     return out
