@@ -2,6 +2,7 @@
 
     python benchmarks/training_curves.py [--runs runs] [--codecs mscacodec-nb,mscacodec-wb]
         [--eval benchmarks/results/eval-valid/summary.json] [--out benchmarks/results/training-curves]
+        [--trial CODEC=RUNDIR@FROM_STEP:LABEL ...]
 
 For each codec, one row of three panels against hours trained (summed over
 resumed launches): the training mel loss, and PESQ and STOI of the
@@ -10,6 +11,13 @@ codebook count). Dashed lines are the baselines of the same sample rate in an
 ``nsc eval`` summary of the whole valid split (Codec2 at 8 kHz, Opus at 16 kHz). Writes ``OUT.png`` and ``OUT.md``
 (the validation points as a table, plus the mel loss at each codebook count
 where logged).
+
+A ``--trial`` is a side run that started from the codec's main run at step
+FROM_STEP (a changed loss, a wider decoder, ...). It is drawn in the same row
+at the first headline codebook count, its hours added to the main run's hours
+at FROM_STEP, so both read as CPU-hours spent on the codec. A trial whose log
+restarts at step 0 (``run.init_from``) is shifted by FROM_STEP; one resumed
+from a copied checkpoint keeps its own steps.
 """
 
 from __future__ import annotations
@@ -40,6 +48,35 @@ def _series(records: list[dict]) -> dict:
     }
 
 
+def parse_trial(text: str) -> tuple[str, Path, int, str]:
+    """``CODEC=RUNDIR@FROM_STEP:LABEL`` -> (codec, run dir, from step, label).
+
+    Raises:
+        ValueError: the text does not have that form.
+    """
+    try:
+        codec, rest = text.split("=", 1)
+        where, label = rest.split(":", 1)
+        run, from_step = where.rsplit("@", 1)
+        return codec.strip(), Path(run), int(from_step), label.strip()
+    except ValueError:
+        raise ValueError(f"--trial {text!r}: expected CODEC=RUNDIR@FROM_STEP:LABEL") from None
+
+
+def _trial_series(records: list[dict], main: list[dict], from_step: int) -> dict:
+    """A trial's series on the main run's axes: steps shifted if they restart, hours offset."""
+    from nsc.train.curves import hours_trained
+
+    s = _series(records)
+    first = min((r["step"] for r in records), default=0)
+    shift = from_step if first < from_step else 0
+    offset = hours_trained(main, from_step)
+    s["steps"] = [st + shift for st in s["steps"]]
+    s["loss_h"] = [h + offset for h in s["loss_h"]]
+    s["valid_h"] = [h + offset for h in s["valid_h"]]
+    return s
+
+
 def _references(summary: dict | None, codec: str) -> list[dict]:
     """Baselines at the codec's sample rate and the codec's own rows (for the table), from an eval summary."""
     if not summary:
@@ -59,11 +96,28 @@ def _smooth(values: list[float], width: int = 9) -> list[float]:
     return out
 
 
-def plot(codecs: list[str], runs: Path, summary: dict | None, out: Path) -> tuple[Path, Path]:
+def _table(s: dict) -> list[str]:
+    head = ["step", "hours"] + [f"{m}@{n}" for m in ("pesq", "stoi") for n in s["counts"]]
+    has_mels = any(s["mels"])
+    head += ["mel loss at 1, 2, ... codebooks"] if has_mels else []
+    md = ["| " + " | ".join(head) + " |\n|" + "---|" * len(head)]
+    for i, step in enumerate(s["steps"]):
+        cells = [str(step), f"{s['valid_h'][i]:.2f}"]
+        cells += [f"{s[m][n][i]:.3f}" for m in ("pesq", "stoi") for n in s["counts"]]
+        if has_mels:
+            cells.append(" / ".join(f"{v:.2f}" for _, v in s["mels"][i]) or "–")
+        md.append("| " + " | ".join(cells) + " |")
+    return md
+
+
+def plot(codecs: list[str], runs: Path, summary: dict | None, out: Path,
+         trials: list[tuple[str, Path, int, str]] = ()) -> tuple[Path, Path]:
     """Write ``out.png`` and ``out.md``; returns their paths.
 
+    ``trials``: (codec, run dir, from step, label) side runs, see the module docstring.
+
     Raises:
-        FileNotFoundError: a codec has no ``runs/<codec>/log.jsonl``.
+        FileNotFoundError: a codec has no ``runs/<codec>/log.jsonl``, or a trial's run dir no log.
     """
     import matplotlib
 
@@ -78,13 +132,28 @@ def plot(codecs: list[str], runs: Path, summary: dict | None, out: Path) -> tupl
         log = runs / codec / "log.jsonl"
         if not log.exists():
             raise FileNotFoundError(f"{log} not found")
-        s = _series(read_log(log))
+        main = read_log(log)
+        s = _series(main)
         refs = _references(summary, codec)
-        row[0].plot(s["loss_h"], _smooth(s["mel"]), color="tab:blue")
+        mine = []
+        for t_codec, run, from_step, label in trials:
+            if t_codec == codec:
+                if not (run / "log.jsonl").exists():
+                    raise FileNotFoundError(f"{run / 'log.jsonl'} not found")
+                mine.append((label, from_step, _trial_series(read_log(run / "log.jsonl"), main, from_step)))
+        row[0].plot(s["loss_h"], _smooth(s["mel"]), color="tab:blue", label="main run")
+        for label, _, t in mine:
+            row[0].plot(t["loss_h"], _smooth(t["mel"]), label=label)
+        if mine:
+            row[0].legend(fontsize=7, loc="upper right")
         row[0].set_title(f"{codec}: training mel loss")
         for metric, ax in (("pesq", row[1]), ("stoi", row[2])):
             for n in s["counts"]:
                 ax.plot(s["valid_h"], s[metric][n], marker="o", label=f"{n} codebooks (8 valid files)")
+            for label, _, t in mine:
+                n = t["counts"][0] if t["counts"] else None
+                if n is not None:
+                    ax.plot(t["valid_h"], t[metric][n], marker="x", label=f"{label}, {n} codebooks")
             for r in refs:
                 if r.get(metric) is not None and r["kind"] == "baseline":
                     ax.axhline(r[metric], linestyle="--", color="black", lw=0.8)
@@ -97,16 +166,10 @@ def plot(codecs: list[str], runs: Path, summary: dict | None, out: Path) -> tupl
             ax.set_xlabel("hours trained (1 CPU thread)")
             ax.grid(alpha=0.3)
         md.append(f"### {codec}\n")
-        head = ["step", "hours"] + [f"{m}@{n}" for m in ("pesq", "stoi") for n in s["counts"]]
-        has_mels = any(s["mels"])
-        head += ["mel loss at 1, 2, ... codebooks"] if has_mels else []
-        md.append("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
-        for i, step in enumerate(s["steps"]):
-            cells = [str(step), f"{s['valid_h'][i]:.2f}"]
-            cells += [f"{s[m][n][i]:.3f}" for m in ("pesq", "stoi") for n in s["counts"]]
-            if has_mels:
-                cells.append(" / ".join(f"{v:.2f}" for _, v in s["mels"][i]) or "–")
-            md.append("| " + " | ".join(cells) + " |")
+        md += _table(s)
+        for label, from_step, t in mine:
+            md.append(f"\n**Trial: {label}** (from step {from_step}; hours include the main run's up to there)\n")
+            md += _table(t)
         if refs:
             md.append("\nWhole valid split (`nsc eval`): " + "; ".join(
                 f"{r['system']} PESQ {r['pesq']:.2f} STOI {r['stoi']:.3f}" for r in refs))
@@ -126,9 +189,15 @@ def main() -> None:
     p.add_argument("--codecs", default="mscacodec-nb,mscacodec-wb")
     p.add_argument("--eval", type=Path, default=ROOT / "benchmarks" / "results" / "eval-valid" / "summary.json")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "training-curves")
+    p.add_argument("--trial", action="append", default=[], metavar="CODEC=RUNDIR@FROM_STEP:LABEL",
+                   help="a side run drawn against the codec's main run (repeatable)")
     a = p.parse_args()
+    try:
+        trials = [parse_trial(t) for t in a.trial]
+    except ValueError as e:
+        p.error(str(e))
     summary = json.loads(a.eval.read_text()) if a.eval.exists() else None
-    for path in plot([c.strip() for c in a.codecs.split(",") if c.strip()], a.runs, summary, a.out):
+    for path in plot([c.strip() for c in a.codecs.split(",") if c.strip()], a.runs, summary, a.out, trials):
         print(path)
 
 

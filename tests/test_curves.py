@@ -77,3 +77,26 @@ def test_training_curves_script_writes_plot_and_table(tmp_path):
     assert "codec2 1200 PESQ 2.20" in text and "opus-wb" not in text
     with pytest.raises(FileNotFoundError):
         training_curves.plot(["mscacodec-wb"], runs, None, tmp_path / "x")
+
+
+def test_training_curves_trial_is_shifted_onto_the_main_run(tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import training_curves
+
+    runs = tmp_path / "runs"
+    (runs / "mscacodec-nb").mkdir(parents=True)
+    _log(tmp_path).rename(runs / "mscacodec-nb" / "log.jsonl")
+    trial = tmp_path / "gan"
+    trial.mkdir()
+    trial.joinpath("log.jsonl").write_text("\n".join(json.dumps(r) for r in [
+        {"step": 30, "minutes": 6.0, "mel": 2.0},
+        {"step": 30, "valid": {"pesq@3": 1.7, "stoi@3": 0.81}}]) + "\n")
+    codec, run, from_step, label = training_curves.parse_trial(f"mscacodec-nb={trial}@50:GAN fine-tune")
+    assert (codec, run, from_step, label) == ("mscacodec-nb", trial, 50, "GAN fine-tune")
+    _, md = training_curves.plot(["mscacodec-nb"], runs, None, tmp_path / "curves", [(codec, run, from_step, label)])
+    text = md.read_text()
+    # restarted at step 0: shifted to 50 + 30; hours = main run's at step 50 (2 min) + own 6 min
+    assert "**Trial: GAN fine-tune** (from step 50" in text
+    assert "| 80 | 0.13 | 1.700 | 0.810 |" in text
+    with pytest.raises(ValueError, match="CODEC=RUNDIR@FROM_STEP:LABEL"):
+        training_curves.parse_trial("mscacodec-nb=runs/x:label")

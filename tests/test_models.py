@@ -93,3 +93,17 @@ def test_one_training_step_lowers_the_loss():
 def test_unknown_preset_is_refused():
     with pytest.raises(ValueError, match="preset"):
         build_model(get_spec("mscacodec-nb"), {"preset": "huge"})
+
+
+def test_decoder_channels_widens_the_decoder_alone():
+    spec = get_spec("mscacodec-nb")
+    base = build_model(spec, {"preset": "tiny"})
+    wide = build_model(spec, {"preset": "tiny", "decoder_channels": 4})
+    enc_shapes = lambda m: {k: v.shape for k, v in m.state_dict().items() if not k.startswith("decoder.")}
+    assert enc_shapes(base) == enc_shapes(wide)
+    n_dec = lambda m: sum(p.numel() for p in m.decoder.parameters())
+    assert n_dec(wide) > 2 * n_dec(base)
+    assert wide.config["decoder_channels"] == 4
+    with torch.inference_mode():
+        codes = wide.eval().encode(torch.randn(1, 1, 3 * spec.hop_length), 3)
+        assert wide.decode(codes).shape == (1, 1, 3 * spec.hop_length)

@@ -652,7 +652,7 @@ def evaluate(
                             baselines=list(baselines), opus_rates=opus_rates, device=device,
                             weights=None if weights is None else {k: str(v) for k, v in weights.items()})
             else:
-                result.notes.append("--jobs ignored: codecs given as loaded objects run in this process only")
+                result.notes.append("jobs > 1 ignored: codecs given as loaded objects run in this process only")
         _run_all(files, systems, result, use_visqol, example, progress, jobs=jobs, plan=plan, threads=threads)
     finally:
         torch.set_num_threads(old_threads)

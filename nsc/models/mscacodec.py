@@ -9,7 +9,8 @@ on one; the ``paper`` preset widens it for GPU training (latent 512 as in
 sec. 3.2).
 
 Config keys (all optional): ``preset`` ("cpu" | "paper" | "tiny"), ``channels``
-(width of the first block), ``latent_dim``, ``bottleneck_hidden``,
+(width of the first block), ``decoder_channels`` (the decoder's, default
+``channels``), ``latent_dim``, ``bottleneck_hidden``,
 ``strides``. Tests use ``{"preset": "tiny"}`` (a few thousand parameters).
 """
 

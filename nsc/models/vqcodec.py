@@ -87,6 +87,11 @@ def build_waveform_codec(spec, family: str, presets: dict[str, dict], config: di
         bottleneck: ``"tcgru"`` or ``"none"``.
         default_strides: strides when the config names none (their product must be the hop length).
 
+    The config key ``decoder_channels`` (default: ``channels``) widens or narrows
+    the decoder alone: its first-block width, doubled per stride like the
+    encoder's. The decoder turns a few hundred bits per second back into a
+    waveform and is where a small codec runs out of capacity first.
+
     The config key ``backbone`` (``"msrcam-tcgru"``, ``"mrf"`` or ``"resunit"``)
     swaps the family's encoder/decoder blocks for another family's, so that
     quantizers can be compared on one backbone (the RVQ/GRVQ/SRVQ ablation).
@@ -108,6 +113,7 @@ def build_waveform_codec(spec, family: str, presets: dict[str, dict], config: di
         block, bottleneck = BACKBONES[cfg["backbone"]]
     common = dict(channels=cfg["channels"], strides=strides, latent_dim=cfg["latent_dim"], block=block,
                   bottleneck=bottleneck, bottleneck_hidden=cfg.get("bottleneck_hidden"), sample_rate=spec.sample_rate)
-    return WaveformVQCodec(ConvEncoder(**common), make_quantizer(cfg), ConvDecoder(**common),
+    decoder = ConvDecoder(**{**common, "channels": cfg.get("decoder_channels") or cfg["channels"]})
+    return WaveformVQCodec(ConvEncoder(**common), make_quantizer(cfg), decoder,
                            sample_rate=spec.sample_rate, hop_length=spec.hop_length,
                            n_codebooks_options=spec.n_codebooks_options, config=cfg)
