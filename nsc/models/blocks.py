@@ -73,14 +73,12 @@ class CausalConv1d(nn.Conv1d):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  dilation: int = 1, groups: int = 1, bias: bool = True) -> None:
-        left_pad = (kernel_size - 1) * dilation - (stride - 1)
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, dilation=dilation,
-                         groups=groups, bias=bias, padding=left_pad)
-        self.left_pad = left_pad
+                         groups=groups, bias=bias, padding=(kernel_size - 1) * dilation - (stride - 1))
 
     def forward(self, x: Tensor) -> Tensor:
         span = self.dilation[0] * (self.kernel_size[0] - 1) + 1
-        n_out = (x.shape[-1] + self.left_pad - span) // self.stride[0] + 1
+        n_out = (x.shape[-1] + self.padding[0] - span) // self.stride[0] + 1  # as if padded on the left only
         return super().forward(x)[..., :n_out]
 
 
