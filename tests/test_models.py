@@ -107,3 +107,18 @@ def test_decoder_channels_widens_the_decoder_alone():
     with torch.inference_mode():
         codes = wide.eval().encode(torch.randn(1, 1, 3 * spec.hop_length), 3)
         assert wide.decode(codes).shape == (1, 1, 3 * spec.hop_length)
+
+
+def test_decoder_channels_takes_per_stage_widths():
+    spec = get_spec("mscacodec-nb")
+    as_int = build_model(spec, {"preset": "tiny", "decoder_channels": 4})
+    as_list = build_model(spec, {"preset": "tiny", "decoder_channels": [64, 32, 16, 8, 4]})
+    assert as_int.decoder.widths == as_list.decoder.widths == [64, 32, 16, 8, 4]
+    assert {k: v.shape for k, v in as_int.state_dict().items()} == {k: v.shape for k, v in as_list.state_dict().items()}
+    slim = build_model(spec, {"preset": "tiny", "decoder_channels": [64, 32, 16, 3, 2]}).eval()
+    assert slim.decoder.net[-1].in_channels == 2
+    with torch.inference_mode():
+        codes = slim.encode(torch.randn(1, 1, 3 * spec.hop_length), 3)
+        assert slim.decode(codes).shape == (1, 1, 3 * spec.hop_length)
+    with pytest.raises(ValueError, match="5 positive widths"):
+        build_model(spec, {"preset": "tiny", "decoder_channels": [64, 32, 16, 8]})

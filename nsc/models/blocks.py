@@ -301,27 +301,58 @@ class ConvDecoder(nn.Module):
     """Mirror of :class:`ConvEncoder`: [B, latent_dim, F] -> [B, 1, F * prod(strides)].
 
     k7 input conv to the widest width, optional TCGRU, then for each stride
-    (reversed): ELU, causal transposed conv C -> C / 2, block(C / 2); then ELU
-    and a k7 output conv to one channel.
+    (reversed): ELU, causal transposed conv C_i -> C_(i+1), block(C_(i+1)); then
+    ELU and a k7 output conv to one channel.
+
+    ``channels`` is either the width of the last (highest-rate) block, doubled
+    per stride towards the bottleneck like the encoder's, or a list of
+    ``len(strides) + 1`` widths from the bottleneck down (e.g. ``[192, 96, 48,
+    16, 8]``): per-stage widths keep the low-rate stages wide, where they are
+    cheap, and the high-rate ones narrow, where each channel costs the most
+    time (``benchmarks/profile_blocks.py``).
+
+    Raises:
+        ValueError: a width list of the wrong length or with a width below 1.
     """
 
-    def __init__(self, channels: int, strides: tuple[int, ...], latent_dim: int, block: str,
+    def __init__(self, channels: int | list[int], strides: tuple[int, ...], latent_dim: int, block: str,
                  bottleneck: str = "none", bottleneck_hidden: int | None = None,
                  context_s: float = 0.25, sample_rate: int = 16000) -> None:
         super().__init__()
-        c = channels * 2 ** len(strides)
+        widths = decoder_widths(channels, len(strides))
         rate = sample_rate
         for s in strides:
             rate //= s
+        c = widths[0]
         layers: list[nn.Module] = [CausalConv1d(latent_dim, c, 7)]
         if bottleneck == "tcgru":
             layers.append(TCGRU(c, bottleneck_hidden))
-        for s in reversed(strides):
+        for s, c_out in zip(reversed(strides), widths[1:]):
             rate *= s
-            layers += [nn.ELU(), CausalConvTranspose1d(c, c // 2, s), make_block(block, c // 2, max(4, int(context_s * rate)))]
-            c //= 2
+            layers += [nn.ELU(), CausalConvTranspose1d(c, c_out, s), make_block(block, c_out, max(4, int(context_s * rate)))]
+            c = c_out
         layers += [nn.ELU(), CausalConv1d(c, 1, 7)]
         self.net = nn.Sequential(*layers)
+        self.widths = widths
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z)
+
+
+def decoder_widths(channels: int | list[int], n_strides: int) -> list[int]:
+    """Per-stage widths of a :class:`ConvDecoder`, bottleneck first: ``len == n_strides + 1``.
+
+    An int is the last stage's width, doubled per stride towards the bottleneck
+    (``8, 4 strides -> [128, 64, 32, 16, 8]``); a list is returned as is.
+
+    Raises:
+        ValueError: a list of the wrong length or a width below 1.
+    """
+    if isinstance(channels, int):
+        widths = [channels * 2 ** (n_strides - i) for i in range(n_strides + 1)]
+    else:
+        widths = [int(c) for c in channels]
+    if len(widths) != n_strides + 1 or min(widths) < 1:
+        raise ValueError(f"decoder widths {list(channels) if not isinstance(channels, int) else channels} must be "
+                         f"{n_strides + 1} positive widths (bottleneck first) or one int")
+    return widths

@@ -10,7 +10,7 @@ sec. 3.2).
 
 Config keys (all optional): ``preset`` ("cpu" | "paper" | "tiny"), ``channels``
 (width of the first block), ``decoder_channels`` (the decoder's, default
-``channels``), ``latent_dim``, ``bottleneck_hidden``,
+``channels``; an int or per-stage widths, bottleneck first), ``latent_dim``, ``bottleneck_hidden``,
 ``strides``. Tests use ``{"preset": "tiny"}`` (a few thousand parameters).
 """
 

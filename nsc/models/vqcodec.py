@@ -89,15 +89,17 @@ def build_waveform_codec(spec, family: str, presets: dict[str, dict], config: di
 
     The config key ``decoder_channels`` (default: ``channels``) widens or narrows
     the decoder alone: its first-block width, doubled per stride like the
-    encoder's. The decoder turns a few hundred bits per second back into a
-    waveform and is where a small codec runs out of capacity first.
+    encoder's, or a list of per-stage widths from the bottleneck down (see
+    :class:`ConvDecoder`). The decoder turns a few hundred bits per second back
+    into a waveform and is where a small codec runs out of capacity first.
 
     The config key ``backbone`` (``"msrcam-tcgru"``, ``"mrf"`` or ``"resunit"``)
     swaps the family's encoder/decoder blocks for another family's, so that
     quantizers can be compared on one backbone (the RVQ/GRVQ/SRVQ ablation).
 
     Raises:
-        ValueError: unknown preset or backbone, or strides whose product is not ``spec.hop_length``.
+        ValueError: unknown preset or backbone, strides whose product is not ``spec.hop_length``,
+            or ``decoder_channels`` widths that do not match the strides.
     """
     preset = config.get("preset", "cpu")
     if preset not in presets:
