@@ -353,6 +353,6 @@ def decoder_widths(channels: int | list[int], n_strides: int) -> list[int]:
     else:
         widths = [int(c) for c in channels]
     if len(widths) != n_strides + 1 or min(widths) < 1:
-        raise ValueError(f"decoder widths {list(channels) if not isinstance(channels, int) else channels} must be "
-                         f"{n_strides + 1} positive widths (bottleneck first) or one int")
+        raise ValueError(f"decoder widths {channels!r} must be {n_strides + 1} positive widths (bottleneck first) "
+                         "or one int")
     return widths

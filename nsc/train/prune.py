@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from ..codec import build_model
-from ..models.blocks import MSRCAM, ConvDecoder, decoder_widths
+from ..models.blocks import MSRCAM, CausalConvTranspose1d, ConvDecoder, decoder_widths
 from ..registry import get_spec
 from ..weights import load_weights, save_weights
 from .data import load_split
@@ -39,9 +39,7 @@ __all__ = ["prune_decoder"]
 
 def _stage_layers(decoder: ConvDecoder) -> list[tuple[int, int]]:
     """(transposed conv index, block index) in ``decoder.net`` per upsampling stage."""
-    names = [type(m).__name__ for m in decoder.net]
-    tconvs = [i for i, n in enumerate(names) if n == "CausalConvTranspose1d"]
-    return [(i, i + 1) for i in tconvs]
+    return [(i, i + 1) for i, m in enumerate(decoder.net) if isinstance(m, CausalConvTranspose1d)]
 
 
 def _rms_per_channel(acts: list[Tensor]) -> Tensor:
@@ -105,8 +103,8 @@ def prune_decoder(model, widths: list[int], audio: list[Tensor]) -> tuple[dict[s
             model(x)
     for h in hooks:
         h.remove()
+    # RMS of each conv's output before its ReLU: a proxy for what the ReLU passes on
     rms = {k: _rms_per_channel(v) for k, v in acts.items()}
-    relu = torch.relu
 
     def col_norm(w: Tensor, idx: slice | Tensor) -> Tensor:
         """L2 norm per input channel of conv weight [C_out, C_in, k] over the selected inputs."""
@@ -133,14 +131,13 @@ def prune_decoder(model, widths: list[int], audio: list[Tensor]) -> tuple[dict[s
             continue
         # MSR-CAM internals (eq. 1-10): S1, S2 [c]; P1, P2 [2c]; attention hidden [c // 4]
         p1w, p2w, fw = blk.conv_p1.weight, blk.conv_p2.weight, blk.fuse.weight
-        k_s1 = _top(relu(rms[f"{si}.conv_s1"]) * (col_norm(p1w, slice(0, c)) + col_norm(p2w, slice(c, 2 * c))), c_new)
-        k_s2 = _top(relu(rms[f"{si}.conv_s2"]) * (col_norm(p1w, slice(c, 2 * c)) + col_norm(p2w, slice(0, c))), c_new)
+        k_s1 = _top(rms[f"{si}.conv_s1"] * (col_norm(p1w, slice(0, c)) + col_norm(p2w, slice(c, 2 * c))), c_new)
+        k_s2 = _top(rms[f"{si}.conv_s2"] * (col_norm(p1w, slice(c, 2 * c)) + col_norm(p2w, slice(0, c))), c_new)
         k_p1 = _top(rms[f"{si}.conv_p1"] * col_norm(fw, slice(0, 2 * c)), 2 * c_new)
         k_p2 = _top(rms[f"{si}.conv_p2"] * col_norm(fw, slice(2 * c, 4 * c)), 2 * c_new)
-        h, h_new = max(1, c // 4), max(1, c_new // 4)
+        h_new = max(1, c_new // 4)  # MSRCAM's attention width for c_new channels
         k_g = _top(rms[f"{si}.g"] * col_norm(blk.global_ctx[2].weight, slice(None)), h_new)
         k_l = _top(rms[f"{si}.l"] * col_norm(blk.local_ctx[2].weight, slice(None)), h_new)
-        assert h == blk.global_ctx[0].out_channels
         bp = f"{prefix}{b}."
         rows_cols = {
             "conv_s1": (k_s1, keep), "conv_s2": (k_s2, keep),
@@ -170,6 +167,8 @@ def main() -> None:
     p.add_argument("--files", type=int, default=32, help="training files for the activation statistics")
     p.add_argument("-o", "--output", type=Path, required=True)
     a = p.parse_args()
+    if a.output.exists():
+        raise SystemExit(f"error: {a.output} exists; not overwriting it")
     spec = get_spec(a.codec)
     src_state, src_config = load_weights(a.weights, verify=False)
     model = build_model(spec, src_config.get("model", {}))
@@ -181,8 +180,6 @@ def main() -> None:
     state, config = prune_decoder(model, [int(w) for w in a.widths.split(",")], clips)
     pruned = build_model(spec, config)
     pruned.load_state_dict(state, strict=True)
-    if a.output.exists():
-        raise SystemExit(f"error: {a.output} exists; not overwriting it")
     save_weights(pruned.state_dict(), {"codec": a.codec, "model": pruned.config}, a.output,
                  pruned_from=str(a.weights), widths=a.widths)
     print(f"wrote {a.output}: decoder {model.decoder.widths} -> {pruned.decoder.widths}, "
