@@ -79,3 +79,32 @@ def test_profile_blocks_names_the_blocks_that_take_the_time(tmp_path):
     assert any("MSRCAM" in r for r in rows) and any("TCGRU" in r for r in rows)
     assert 50 < sum(shares) <= 100.5 and shares == sorted(shares, reverse=True)
     assert "| encoder[1] MSRCAM |" in md.read_text() and "| 8,000 |" in md.read_text()  # first block at 8 kHz
+
+
+def _voicing_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("voicing", ROOT / "benchmarks" / "voicing.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_voicing_tells_a_harmonic_vowel_from_a_whispered_one():
+    import numpy as np
+    import pytest
+
+    pytest.importorskip("parselmouth")
+    voicing = _voicing_module()
+    sr = 8000
+    t = np.arange(2 * sr) / sr
+    f0 = 120 + 20 * np.sin(2 * np.pi * 0.5 * t)  # a gliding pitch, like speech
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    vowel = sum(np.sin(k * phase) / k for k in range(1, 30)).astype(np.float32) * 0.1
+    rng = np.random.default_rng(0)
+    whisper = (rng.standard_normal(len(t)) * np.std(vowel)).astype(np.float32)
+
+    n, kept, hnr = voicing.voicing_scores(vowel, vowel, sr)
+    assert n > 150 and kept == n and hnr / n > 20  # a clean periodic signal: voiced throughout, high HNR
+    n2, kept2, hnr2 = voicing.voicing_scores(vowel, whisper, sr)
+    assert n2 == n and hnr2 / n2 < 3 and hnr2 / n2 < hnr / n - 15  # the same frames as noise: HNR collapses
