@@ -5,7 +5,8 @@
 Takes the summary table of ``benchmarks/results/eval-valid/summary.md`` (written
 by the ``nsc eval`` command the README shows) and ``benchmarks/results/bench-codecs.md``
 (written by ``bench_codecs.py --markdown``) and ``benchmarks/results/ablation/table.md``
-(written by ``benchmarks/ablation.py``) and puts each between its markers in
+(written by ``benchmarks/ablation.py``) and ``benchmarks/results/voicing.md``
+(written by ``benchmarks/voicing.py --markdown``) and puts each between its markers in
 README.md; a block whose file is not generated yet is left as it is. The
 Codecs section's table is refreshed from ``nsc models --markdown``. ``tests/test_readme_results.py`` checks the two stay equal.
 """
@@ -21,6 +22,7 @@ BLOCKS = {
     "eval-table": RESULTS / "eval-valid" / "summary.md",
     "bench-table": RESULTS / "bench-codecs.md",
     "ablation-table": RESULTS / "ablation" / "table.md",
+    "voicing-table": RESULTS / "voicing.md",
 }
 
 

@@ -17,7 +17,7 @@ def _module():
     return mod
 
 
-@pytest.mark.parametrize("name", ["eval-table", "bench-table", "ablation-table"])
+@pytest.mark.parametrize("name", ["eval-table", "bench-table", "ablation-table", "voicing-table"])
 def test_readme_block_equals_generated_results(name):
     mod = _module()
     if not mod.BLOCKS[name].exists():
