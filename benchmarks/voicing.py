@@ -12,7 +12,14 @@ Boersma 1993, via ``praat-parselmouth``; 10 ms steps, pitch floor 75 Hz):
 * ``voiced kept``: the share of those frames that are still voiced after the codec;
 * ``HNR dB``: the mean HNR over those frames after the codec, a frame the codec
   made unvoiced counting as 0 dB (as much noise as harmonics); the reference's
-  own mean is the first row.
+  own mean is the first row;
+
+and with Praat's pitch tracker (``To Pitch``, 75-400 Hz, 20 ms steps), on the
+frames where the reference has a pitch:
+
+* ``pitch kept``: the share of them where the codec's output has one too;
+* ``F0 error``: the median distance between the two pitches, in cents
+  (100 cents = one semitone), over the frames where both have one.
 
 Each file of the valid split (every ``--every``-th) is coded by every system
 at its own rate (nsc codecs through the `.nsc` bytes, Codec2 and Opus through
@@ -51,6 +58,25 @@ def voicing_scores(reference: np.ndarray, decoded: np.ndarray, sample_rate: int)
     voiced = ref[:n] > UNVOICED
     kept = dec[:n][voiced] > UNVOICED
     return int(voiced.sum()), int(kept.sum()), float(np.where(kept, dec[:n][voiced], 0.0).sum())
+
+
+def pitch_track(audio: np.ndarray, sample_rate: int, n_frames: int) -> np.ndarray:
+    """Praat F0 of float [T] audio at 20 ms steps (frame centres 10, 30, ... ms): float64 [n_frames] in Hz, NaN = unvoiced."""
+    import parselmouth
+
+    pitch = parselmouth.Sound(np.asarray(audio, dtype=np.float64), sampling_frequency=sample_rate).to_pitch(
+        time_step=0.02, pitch_floor=75.0, pitch_ceiling=400.0)
+    times = (np.arange(n_frames) + 0.5) * 0.02
+    return np.array([pitch.get_value_at_time(t) for t in times], dtype=np.float64)
+
+
+def pitch_scores(reference: np.ndarray, decoded: np.ndarray, sample_rate: int) -> tuple[int, np.ndarray]:
+    """(frames where the reference has a pitch, float64 [k] |F0 error| in cents where the decoded output has one too)."""
+    n = len(reference) * 50 // sample_rate
+    ref, dec = pitch_track(reference, sample_rate, n), pitch_track(decoded, sample_rate, n)
+    pitched = np.isfinite(ref)
+    both = pitched & np.isfinite(dec)
+    return int(pitched.sum()), 1200.0 * np.abs(np.log2(dec[both] / ref[both]))
 
 
 def _system_roundtrip(spec: str, weights: dict[str, Path]):
@@ -98,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     files = find_audio([args.manifest], split="valid")[:: args.every]
     rates = sorted({rate for _, rate, _ in systems})
     totals = {label: [0, 0, 0.0] for label in [f"reference ({r // 1000} kHz)" for r in rates] + [s[0] for s in systems]}
+    pitch = {label: [0, []] for label in totals}  # frames with a reference pitch, F0 errors (cents)
     for i, path in enumerate(files):
         print(f"[{i + 1}/{len(files)}] {path.name}", file=sys.stderr)
         refs = {rate: load_reference(path, rate).astype(np.float32) for rate in rates}
@@ -108,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             row[0] += len(voiced)
             row[1] += len(voiced)
             row[2] += float(voiced.sum())
+            n_pitched = int(np.isfinite(pitch_track(ref, rate, len(ref) * 50 // rate)).sum())
+            pitch[f"reference ({rate // 1000} kHz)"][0] += n_pitched
         for label, rate, fn in systems:
             ref = refs[rate]
             decoded, _ = align(ref, fn(ref), rate)
@@ -116,14 +145,24 @@ def main(argv: list[str] | None = None) -> int:
             row[0] += n
             row[1] += kept
             row[2] += hnr
+            n_pitched, cents = pitch_scores(ref, decoded, rate)
+            pitch[label][0] += n_pitched
+            pitch[label][1].append(cents)
     lines = [
-        f"Voicing after each codec: {len(files)} files of the valid split, Praat HNR (cc) on the reference's voiced frames",
+        f"Voicing after each codec: {len(files)} files of the valid split; Praat HNR (cc) on the reference's voiced "
+        "frames, Praat pitch on the frames where the reference has one",
         "",
-        "| system | voiced frames | voiced kept | HNR dB |",
-        "|---|---:|---:|---:|",
+        "| system | voiced frames | voiced kept | HNR dB | pitch kept | F0 error, cents |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for label, (n, kept, hnr) in totals.items():
-        lines.append(f"| {label} | {n} | {kept / max(n, 1):.0%} | {hnr / max(n, 1):.1f} |")
+        n_pitched, errors = pitch[label]
+        errors = np.concatenate(errors) if errors else np.zeros(0)
+        if label.startswith("reference"):
+            kept_pitch, error = "100%", "0"
+        else:
+            kept_pitch, error = f"{len(errors) / max(n_pitched, 1):.0%}", f"{np.median(errors):.0f}" if len(errors) else "-"
+        lines.append(f"| {label} | {n} | {kept / max(n, 1):.0%} | {hnr / max(n, 1):.1f} | {kept_pitch} | {error} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.markdown:

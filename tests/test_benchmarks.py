@@ -108,3 +108,10 @@ def test_voicing_tells_a_harmonic_vowel_from_a_whispered_one():
     assert n > 150 and kept == n and hnr / n > 20  # a clean periodic signal: voiced throughout, high HNR
     n2, kept2, hnr2 = voicing.voicing_scores(vowel, whisper, sr)
     assert n2 == n and hnr2 / n2 < 3 and hnr2 / n2 < hnr / n - 15  # the same frames as noise: HNR collapses
+
+    pitched, cents = voicing.pitch_scores(vowel, vowel, sr)
+    assert pitched > 80 and len(cents) == pitched and np.median(cents) < 1  # 2 s at 20 ms steps, pitch found
+    _, cents_up = voicing.pitch_scores(vowel, np.interp(t * 2 ** (2 / 12), t, vowel).astype(np.float32), sr)
+    assert 150 < np.median(cents_up) < 250  # the vowel two semitones higher (and faster): 200 cents
+    _, cents_noise = voicing.pitch_scores(vowel, whisper, sr)
+    assert len(cents_noise) < pitched / 4  # noise has (almost) no pitch
