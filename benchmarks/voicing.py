@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -50,16 +51,6 @@ def hnr_track(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.asarray(track.values[0], dtype=np.float64)
 
 
-def voicing_scores(reference: np.ndarray, decoded: np.ndarray, sample_rate: int) -> tuple[int, int, float]:
-    """(reference-voiced frames, of which still voiced, summed decoded HNR dB over them; unvoiced = 0 dB)."""
-    ref = hnr_track(reference, sample_rate)
-    dec = hnr_track(decoded, sample_rate)
-    n = min(len(ref), len(dec))
-    voiced = ref[:n] > UNVOICED
-    kept = dec[:n][voiced] > UNVOICED
-    return int(voiced.sum()), int(kept.sum()), float(np.where(kept, dec[:n][voiced], 0.0).sum())
-
-
 def pitch_track(audio: np.ndarray, sample_rate: int, n_frames: int) -> np.ndarray:
     """Praat F0 of float [T] audio at 20 ms steps (frame centres 10, 30, ... ms): float64 [n_frames] in Hz, NaN = unvoiced."""
     import parselmouth
@@ -70,16 +61,62 @@ def pitch_track(audio: np.ndarray, sample_rate: int, n_frames: int) -> np.ndarra
     return np.array([pitch.get_value_at_time(t) for t in times], dtype=np.float64)
 
 
+def _n_pitch_frames(audio: np.ndarray, sample_rate: int) -> int:
+    return len(audio) * 50 // sample_rate
+
+
+def _voicing_vs(ref_hnr: np.ndarray, decoded: np.ndarray, sample_rate: int) -> tuple[int, int, float]:
+    dec = hnr_track(decoded, sample_rate)
+    n = min(len(ref_hnr), len(dec))
+    voiced = ref_hnr[:n] > UNVOICED
+    kept = dec[:n][voiced] > UNVOICED
+    return int(voiced.sum()), int(kept.sum()), float(np.where(kept, dec[:n][voiced], 0.0).sum())
+
+
+def _pitch_vs(ref_f0: np.ndarray, decoded: np.ndarray, sample_rate: int) -> tuple[int, np.ndarray]:
+    dec = pitch_track(decoded, sample_rate, len(ref_f0))
+    pitched = np.isfinite(ref_f0)
+    both = pitched & np.isfinite(dec)
+    return int(pitched.sum()), 1200.0 * np.abs(np.log2(dec[both] / ref_f0[both]))
+
+
+def voicing_scores(reference: np.ndarray, decoded: np.ndarray, sample_rate: int) -> tuple[int, int, float]:
+    """(reference-voiced frames, of which still voiced, summed decoded HNR dB over them; unvoiced = 0 dB)."""
+    return _voicing_vs(hnr_track(reference, sample_rate), decoded, sample_rate)
+
+
 def pitch_scores(reference: np.ndarray, decoded: np.ndarray, sample_rate: int) -> tuple[int, np.ndarray]:
     """(frames where the reference has a pitch, float64 [k] |F0 error| in cents where the decoded output has one too)."""
-    n = len(reference) * 50 // sample_rate
-    ref, dec = pitch_track(reference, sample_rate, n), pitch_track(decoded, sample_rate, n)
-    pitched = np.isfinite(ref)
-    both = pitched & np.isfinite(dec)
-    return int(pitched.sum()), 1200.0 * np.abs(np.log2(dec[both] / ref[both]))
+    return _pitch_vs(pitch_track(reference, sample_rate, _n_pitch_frames(reference, sample_rate)), decoded, sample_rate)
 
 
-def _system_roundtrip(spec: str, weights: dict[str, Path]):
+@dataclass
+class Tally:
+    """One table row, summed over files."""
+
+    voiced: int = 0  # reference-voiced HNR frames
+    kept: int = 0  # of which still voiced
+    hnr_sum: float = 0.0  # dB, unvoiced = 0
+    pitched: int = 0  # reference frames with a pitch
+    cents: list = field(default_factory=list)  # |F0 error| arrays where both have a pitch
+
+    def add(self, voicing: tuple[int, int, float], pitch: tuple[int, np.ndarray]) -> None:
+        """Add one file: ``voicing`` from :func:`voicing_scores`, ``pitch`` from :func:`pitch_scores`."""
+        voiced, kept, hnr_sum = voicing
+        self.voiced += voiced
+        self.kept += kept
+        self.hnr_sum += hnr_sum
+        self.pitched += pitch[0]
+        self.cents.append(pitch[1])
+
+    def row(self, label: str) -> str:
+        cents = np.concatenate(self.cents) if self.cents else np.zeros(0)
+        error = f"{np.median(cents):.0f}" if len(cents) else "-"
+        return (f"| {label} | {self.voiced} | {self.kept / max(self.voiced, 1):.0%} | "
+                f"{self.hnr_sum / max(self.voiced, 1):.1f} | {len(cents) / max(self.pitched, 1):.0%} | {error} |")
+
+
+def _system_roundtrip(spec: str, weights: dict[str, str]):
     """``codec@rate`` or ``codec2:MODE`` / ``opus:KBPS`` -> (label, sample_rate, fn(float [T]) -> float [T'])."""
     from nsc.eval import baselines as bl
     from nsc.eval.runner import nsc_roundtrip
@@ -94,7 +131,7 @@ def _system_roundtrip(spec: str, weights: dict[str, Path]):
     from nsc.registry import parse_bitrate
 
     name, rate = spec.split("@")
-    codec = load_codec(name, weights=str(weights[name]) if name in weights else None)
+    codec = load_codec(name, weights=weights.get(name))
     n_codebooks = codec.spec.n_codebooks_for(parse_bitrate(rate))
     return f"{name} {rate}", codec.sample_rate, lambda x: nsc_roundtrip(codec, n_codebooks, x).decoded
 
@@ -120,49 +157,31 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     weights = dict(item.split("=", 1) for item in args.weights)
-    systems = [_system_roundtrip(s, {k: Path(v) for k, v in weights.items()}) for s in args.systems.split(",")]
+    systems = [_system_roundtrip(s, weights) for s in args.systems.split(",")]
     files = find_audio([args.manifest], split="valid")[:: args.every]
     rates = sorted({rate for _, rate, _ in systems})
-    totals = {label: [0, 0, 0.0] for label in [f"reference ({r // 1000} kHz)" for r in rates] + [s[0] for s in systems]}
-    pitch = {label: [0, []] for label in totals}  # frames with a reference pitch, F0 errors (cents)
+    tallies = {f"reference ({r // 1000} kHz)": Tally() for r in rates} | {label: Tally() for label, _, _ in systems}
     for i, path in enumerate(files):
         print(f"[{i + 1}/{len(files)}] {path.name}", file=sys.stderr)
-        refs = {rate: load_reference(path, rate).astype(np.float32) for rate in rates}
-        for rate, ref in refs.items():
-            track = hnr_track(ref, rate)
-            voiced = track[track > UNVOICED]
-            row = totals[f"reference ({rate // 1000} kHz)"]
-            row[0] += len(voiced)
-            row[1] += len(voiced)
-            row[2] += float(voiced.sum())
-            n_pitched = int(np.isfinite(pitch_track(ref, rate, len(ref) * 50 // rate)).sum())
-            pitch[f"reference ({rate // 1000} kHz)"][0] += n_pitched
+        refs = {}
+        for rate in rates:  # the reference's tracks, once per rate; its own row scores it against itself
+            ref = load_reference(path, rate).astype(np.float32)
+            hnr, f0 = hnr_track(ref, rate), pitch_track(ref, rate, _n_pitch_frames(ref, rate))
+            voiced, pitched = hnr[hnr > UNVOICED], int(np.isfinite(f0).sum())
+            tallies[f"reference ({rate // 1000} kHz)"].add((len(voiced), len(voiced), float(voiced.sum())),
+                                                           (pitched, np.zeros(pitched)))
+            refs[rate] = (ref, hnr, f0)
         for label, rate, fn in systems:
-            ref = refs[rate]
+            ref, hnr, f0 = refs[rate]
             decoded, _ = align(ref, fn(ref), rate)
-            n, kept, hnr = voicing_scores(ref, decoded, rate)
-            row = totals[label]
-            row[0] += n
-            row[1] += kept
-            row[2] += hnr
-            n_pitched, cents = pitch_scores(ref, decoded, rate)
-            pitch[label][0] += n_pitched
-            pitch[label][1].append(cents)
+            tallies[label].add(_voicing_vs(hnr, decoded, rate), _pitch_vs(f0, decoded, rate))
     lines = [
         f"Voicing after each codec: {len(files)} files of the valid split; Praat HNR (cc) on the reference's voiced "
         "frames, Praat pitch on the frames where the reference has one",
         "",
         "| system | voiced frames | voiced kept | HNR dB | pitch kept | F0 error, cents |",
         "|---|---:|---:|---:|---:|---:|",
-    ]
-    for label, (n, kept, hnr) in totals.items():
-        n_pitched, errors = pitch[label]
-        errors = np.concatenate(errors) if errors else np.zeros(0)
-        if label.startswith("reference"):
-            kept_pitch, error = "100%", "0"
-        else:
-            kept_pitch, error = f"{len(errors) / max(n_pitched, 1):.0%}", f"{np.median(errors):.0f}" if len(errors) else "-"
-        lines.append(f"| {label} | {n} | {kept / max(n, 1):.0%} | {hnr / max(n, 1):.1f} | {kept_pitch} | {error} |")
+    ] + [tally.row(label) for label, tally in tallies.items()]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.markdown:

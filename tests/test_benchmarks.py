@@ -86,6 +86,7 @@ def _voicing_module():
 
     spec = importlib.util.spec_from_file_location("voicing", ROOT / "benchmarks" / "voicing.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
