@@ -48,7 +48,7 @@ def _sets(manifest: Path, out: Path, steps: int) -> list[str]:
         "data.manifest": str(manifest), "data.batch_size": 2, "data.segment_s": 0.2, "model.preset": "tiny",
         "run.out_dir": str(out), "run.max_steps": steps, "run.valid_every_steps": steps, "run.valid_files": 1,
         "run.log_every_steps": 1, "run.threads": 1, "loss.gan_start_step": 2, "loss.disc_width": 2,
-        "optim.warmup_steps": 1, "loss.complex": 1.0,
+        "optim.warmup_steps": 1, "loss.complex": 1.0, "loss.periodicity": 1.0,
     }
     args = []
     for k, v in opts.items():
@@ -83,7 +83,7 @@ def test_train_writes_checkpoint_and_weights_then_resumes(manifest, tmp_path):
     assert (out / "best.safetensors").exists() and (out / "last.safetensors").exists()
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert any("adv" in rec for rec in log)  # discriminators started at step 2
-    assert all("complex" in rec for rec in log if "mel" in rec)  # the phase-aware term is on
+    assert all("complex" in rec and "periodicity" in rec for rec in log if "mel" in rec)  # optional terms are on
     valid = next(rec["valid"] for rec in log if "valid" in rec)
     assert {"pesq@3", "stoi@6"} <= set(valid)
     mels = [valid[f"mel@{n}"] for n in range(1, 7)]  # the per-codebook-count check, every count offered
@@ -237,3 +237,38 @@ def test_complex_stft_loss_sees_phase_that_magnitude_losses_miss():
     cplx_ratio = cplx(shifted, x).item() / cplx(1.01 * x, x).item()
     mag_ratio = mag(shifted, x).item() / mag(1.01 * x, x).item()
     assert cplx_ratio > 50 * mag_ratio, (cplx_ratio, mag_ratio)
+
+
+def _harmonic(f0: float, sample_rate: int = 8000, seconds: float = 1.0) -> torch.Tensor:
+    t = torch.arange(int(sample_rate * seconds)) / sample_rate
+    return (0.3 * sum(torch.sin(2 * torch.pi * k * f0 * t) / k for k in range(1, 15))).reshape(1, 1, -1)
+
+
+def test_periodicity_loss_tells_the_period_and_noise_apart():
+    from nsc.train.losses import PeriodicityLoss
+
+    torch.manual_seed(0)
+    loss = PeriodicityLoss(8000)
+    x = _harmonic(120.0)
+    # noise shaped to the vowel's envelope (its spectrum smoothed over 240 Hz, two harmonics): no harmonics left
+    env = torch.nn.functional.avg_pool1d(torch.fft.rfft(x).abs(), 241, stride=1, padding=120)
+    noise = torch.fft.irfft(env * torch.exp(2j * torch.pi * torch.rand(env.shape)), x.shape[-1])
+    assert loss(x, x).item() == pytest.approx(0.0, abs=1e-6)
+    assert loss(1.5 * x, x).item() < 1e-4  # gain-blind: normalised by r(0)
+    assert loss(noise, x).item() > 0.2 and loss(noise, x).item() > 20 * loss(1.01 * x, x).item()
+    assert loss(_harmonic(120.0 * 2 ** (2 / 12)), x).item() > 0.2  # two semitones off
+    y = noise.clone().requires_grad_()
+    loss(y, x).backward()
+    assert torch.isfinite(y.grad).all() and y.grad.abs().sum() > 0
+
+
+def test_periodicity_loss_ignores_silent_frames_and_rejects_bad_ranges():
+    from nsc.train.losses import PeriodicityLoss
+
+    loss = PeriodicityLoss(8000)
+    x = torch.cat([_harmonic(150.0, seconds=0.5), torch.zeros(1, 1, 4000)], dim=-1)
+    y = x.clone()
+    y[..., 4400:] = 1e-6 * torch.randn(3600)  # differs only where the reference is silent
+    assert loss(y, x).item() < 1e-4
+    with pytest.raises(ValueError, match="f0_min"):
+        PeriodicityLoss(8000, f0_min=500.0, f0_max=400.0)

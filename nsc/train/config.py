@@ -52,6 +52,7 @@ class LossConfig:
     stft: float = 1.0
     wave: float = 2.0
     complex: float = 0.0  # compressed complex STFT (phase-aware); 0 = off
+    periodicity: float = 0.0  # autocorrelation at pitch lags (losses.PeriodicityLoss); 0 = off
     commit: float = 1.0
     adv: float = 1.0
     feat: float = 2.0

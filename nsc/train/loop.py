@@ -40,8 +40,8 @@ from ..weights import load_weights, save_weights, weights_path
 from .config import TrainConfig
 from .data import CropSampler, load_split
 from .discriminators import Discriminators
-from .losses import (CompressedComplexSTFTLoss, MultiResolutionSTFTLoss, MultiScaleMelLoss, discriminator_loss,
-                     feature_matching_loss, generator_adv_loss)
+from .losses import (CompressedComplexSTFTLoss, MultiResolutionSTFTLoss, MultiScaleMelLoss, PeriodicityLoss,
+                     discriminator_loss, feature_matching_loss, generator_adv_loss)
 
 __all__ = ["train", "validate"]
 
@@ -178,6 +178,7 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
     mel_loss = MultiScaleMelLoss(spec.sample_rate).to(device)
     stft_loss = MultiResolutionSTFTLoss(spec.sample_rate).to(device)
     complex_loss = CompressedComplexSTFTLoss(spec.sample_rate).to(device) if cfg.loss.complex else None
+    periodicity_loss = PeriodicityLoss(spec.sample_rate).to(device) if cfg.loss.periodicity else None
 
     opt_g = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, betas=cfg.optim.betas,
                               weight_decay=cfg.optim.weight_decay)
@@ -278,6 +279,8 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
             }
             if complex_loss is not None:
                 losses["complex"] = complex_loss(y, x)
+            if periodicity_loss is not None:
+                losses["periodicity"] = periodicity_loss(y, x)
             gan = step >= cfg.loss.gan_start_step
             if gan:
                 # one discriminator forward per backward (real and fake in one batch), as DDP requires
@@ -296,7 +299,8 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
                                                        [[f[b:] for f in fs] for fs in feats])
                 losses["disc"] = d_loss.detach()
             weights = {"mel": cfg.loss.mel, "stft": cfg.loss.stft, "wave": cfg.loss.wave, "commit": cfg.loss.commit,
-                       "adv": cfg.loss.adv, "feat": cfg.loss.feat, "complex": cfg.loss.complex}
+                       "adv": cfg.loss.adv, "feat": cfg.loss.feat, "complex": cfg.loss.complex,
+                       "periodicity": cfg.loss.periodicity}
             total = sum(weights[k] * v for k, v in losses.items() if k in weights)
             opt_g.zero_grad(set_to_none=True)
             total.backward()
