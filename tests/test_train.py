@@ -262,6 +262,18 @@ def test_periodicity_loss_tells_the_period_and_noise_apart():
     assert torch.isfinite(y.grad).all() and y.grad.abs().sum() > 0
 
 
+def test_periodicity_peak_term_prefers_a_wrong_period_to_no_period():
+    from nsc.train.losses import PeriodicityLoss
+
+    torch.manual_seed(0)
+    x, off_pitch = _harmonic(120.0), _harmonic(135.0)
+    noise = 0.1 * torch.randn_like(x)
+    plain, peaked = PeriodicityLoss(8000), PeriodicityLoss(8000, peak_weight=1.0)
+    assert peaked(off_pitch, x).item() == pytest.approx(plain(off_pitch, x).item(), abs=0.01)  # both peak near 1
+    assert peaked(noise, x).item() > plain(noise, x).item() + 0.5  # noise has no peak: the term adds ~0.8
+    assert peaked(noise, x).item() > 2 * peaked(off_pitch, x).item()
+
+
 def test_periodicity_loss_ignores_silent_frames_and_rejects_bad_ranges():
     from nsc.train.losses import PeriodicityLoss
 

@@ -53,6 +53,7 @@ class LossConfig:
     wave: float = 2.0
     complex: float = 0.0  # compressed complex STFT (phase-aware); 0 = off
     periodicity: float = 0.0  # autocorrelation at pitch lags (losses.PeriodicityLoss); 0 = off
+    periodicity_peak: float = 0.0  # within it, weight of the period-blind peak term
     commit: float = 1.0
     adv: float = 1.0
     feat: float = 2.0

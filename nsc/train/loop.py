@@ -178,7 +178,8 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
     mel_loss = MultiScaleMelLoss(spec.sample_rate).to(device)
     stft_loss = MultiResolutionSTFTLoss(spec.sample_rate).to(device)
     complex_loss = CompressedComplexSTFTLoss(spec.sample_rate).to(device) if cfg.loss.complex else None
-    periodicity_loss = PeriodicityLoss(spec.sample_rate).to(device) if cfg.loss.periodicity else None
+    periodicity_loss = (PeriodicityLoss(spec.sample_rate, peak_weight=cfg.loss.periodicity_peak).to(device)
+                        if cfg.loss.periodicity else None)
 
     opt_g = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, betas=cfg.optim.betas,
                               weight_decay=cfg.optim.weight_decay)

@@ -151,17 +151,26 @@ class PeriodicityLoss(nn.Module):
     Frames where the reference is more than ``floor_db`` below its loudest frame
     are ignored (their r is noise on both sides).
 
+    Under pitch uncertainty an L1 over every lag favours low r everywhere (noise)
+    over a peak at a wrong lag. ``peak_weight`` adds ``|max_k r_y(k) - max_k r_x(k)|``
+    per frame: a period-blind term on the degree of periodicity, the quantity
+    behind Praat's harmonics-to-noise ratio (HNR = 10 log10(r_max / (1 - r_max)),
+    Boersma eq. 4), which rewards a periodic frame at any period.
+
     Args:
         sample_rate: Hz.
         f0_min, f0_max: pitch range in Hz (default 60-400, as in ``benchmarks/voicing.py``).
         frame_s: frame length in seconds; at least 3 periods of f0_min are needed
             for a stable r (Boersma sec. 2.2), hence 50 ms.
+        peak_weight: weight of the period-blind peak term (0: off).
+    Raises ValueError for an empty or inverted pitch range.
     Input: y (reconstruction), x (reference), float [B, 1, T]; returns a float32 scalar.
     """
 
     def __init__(self, sample_rate: int, f0_min: float = 60.0, f0_max: float = 400.0, frame_s: float = 0.05,
-                 hop_s: float = 0.01, floor_db: float = 40.0) -> None:
+                 hop_s: float = 0.01, floor_db: float = 40.0, peak_weight: float = 0.0) -> None:
         super().__init__()
+        self.peak_weight = peak_weight
         if not 0 < f0_min < f0_max < sample_rate / 2:
             raise ValueError(f"need 0 < f0_min < f0_max < sample_rate / 2, got {f0_min}, {f0_max}, {sample_rate}")
         self.frame = int(round(frame_s * sample_rate))
@@ -190,6 +199,8 @@ class PeriodicityLoss(nn.Module):
         rx, ex = self._acf(x)
         keep = (ex > ex.amax(-1, keepdim=True) * self.floor).float()
         per_frame = (ry - rx).abs().mean(-1)
+        if self.peak_weight:
+            per_frame = per_frame + self.peak_weight * (ry.amax(-1) - rx.amax(-1)).abs()
         return (per_frame * keep).sum() / keep.sum().clamp_min(1.0)
 
 
