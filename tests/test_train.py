@@ -284,3 +284,5 @@ def test_periodicity_loss_ignores_silent_frames_and_rejects_bad_ranges():
     assert loss(y, x).item() < 1e-4
     with pytest.raises(ValueError, match="f0_min"):
         PeriodicityLoss(8000, f0_min=500.0, f0_max=400.0)
+    with pytest.raises(ValueError, match="at least 400 samples"):
+        loss(x[..., :300], x[..., :300])

@@ -163,7 +163,7 @@ class PeriodicityLoss(nn.Module):
         frame_s: frame length in seconds; at least 3 periods of f0_min are needed
             for a stable r (Boersma sec. 2.2), hence 50 ms.
         peak_weight: weight of the period-blind peak term (0: off).
-    Raises ValueError for an empty or inverted pitch range.
+    Raises ValueError for an empty or inverted pitch range, and for input shorter than one frame.
     Input: y (reconstruction), x (reference), float [B, 1, T]; returns a float32 scalar.
     """
 
@@ -186,6 +186,8 @@ class PeriodicityLoss(nn.Module):
 
     def _acf(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """float [B, 1, T] -> (normalised r at pitch lags [B, frames, lags], frame energy [B, frames])."""
+        if x.shape[-1] < self.frame:
+            raise ValueError(f"PeriodicityLoss needs at least {self.frame} samples, got {x.shape[-1]}")
         frames = x.float().reshape(x.shape[0], -1).unfold(-1, self.frame, self.hop)
         frames = (frames - frames.mean(-1, keepdim=True)) * self.window
         r = torch.fft.irfft(torch.fft.rfft(frames, self.n_fft).abs() ** 2, self.n_fft)[..., : self.lag_max + 1]
