@@ -299,10 +299,7 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
                 losses["feat"] = feature_matching_loss([[f[:b] for f in fs] for fs in feats],
                                                        [[f[b:] for f in fs] for fs in feats])
                 losses["disc"] = d_loss.detach()
-            weights = {"mel": cfg.loss.mel, "stft": cfg.loss.stft, "wave": cfg.loss.wave, "commit": cfg.loss.commit,
-                       "adv": cfg.loss.adv, "feat": cfg.loss.feat, "complex": cfg.loss.complex,
-                       "periodicity": cfg.loss.periodicity}
-            total = sum(weights[k] * v for k, v in losses.items() if k in weights)
+            total = sum(getattr(cfg.loss, k) * v for k, v in losses.items() if k != "disc")  # weights by loss name
             opt_g.zero_grad(set_to_none=True)
             total.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)

@@ -159,7 +159,7 @@ class PeriodicityLoss(nn.Module):
 
     Args:
         sample_rate: Hz.
-        f0_min, f0_max: pitch range in Hz (default 60-400, as in ``benchmarks/voicing.py``).
+        f0_min, f0_max: pitch range in Hz (default 60-400; ``benchmarks/voicing.py``'s Praat tracker uses 75-400).
         frame_s: frame length in seconds; at least 3 periods of f0_min are needed
             for a stable r (Boersma sec. 2.2), hence 50 ms.
         peak_weight: weight of the period-blind peak term (0: off).
@@ -170,9 +170,9 @@ class PeriodicityLoss(nn.Module):
     def __init__(self, sample_rate: int, f0_min: float = 60.0, f0_max: float = 400.0, frame_s: float = 0.05,
                  hop_s: float = 0.01, floor_db: float = 40.0, peak_weight: float = 0.0) -> None:
         super().__init__()
-        self.peak_weight = peak_weight
         if not 0 < f0_min < f0_max < sample_rate / 2:
             raise ValueError(f"need 0 < f0_min < f0_max < sample_rate / 2, got {f0_min}, {f0_max}, {sample_rate}")
+        self.peak_weight = peak_weight
         self.frame = int(round(frame_s * sample_rate))
         self.hop = int(round(hop_s * sample_rate))
         self.lag_min = int(sample_rate // f0_max)
