@@ -190,7 +190,7 @@ def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware
         ) + "."
     text = f"""# {codec}
 
-{spec.summary}; {meta['parameters'] / 1e6:.2f} M parameters, {int(meta.get('step', 0))} training steps ({hours:.1f} h on {hardware}).{headline} Early weights, still training: see the comparison below.
+{spec.summary}; {meta['parameters'] / 1e6:.2f} M parameters, {int(meta.get('step', 0))} training steps ({hours:.1f} h on {hardware}).{headline} Early weights, still training: `nsc/weights/{codec}.md` compares them with {'Codec2' if spec.sample_rate == 8000 else 'Opus'} on the same files.
 
 ## Model
 - Implements: {spec.paper}.
