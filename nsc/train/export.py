@@ -188,9 +188,15 @@ def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware
         headline = " On held-out speakers: " + "; ".join(
             f"{s['nominal_kbps']:g} kbit/s PESQ-{s['pesq_mode'].upper()} {s['pesq']:.2f}, STOI {s['stoi']:.3f}" for s in mine
         ) + "."
+    # the first paragraph is also the README's and `nsc models`' summary, so it points at the card by name
+    tools = {"codec2": "Codec2", "opus": "Opus"}
+    baselines = sorted({tools.get(s["codec"].split("-")[0], s["codec"]) for s in (eval_summary or {}).get("summary", [])
+                        if s["kind"] == "baseline" and s["sample_rate"] == spec.sample_rate})
+    pointer = (f": `nsc/weights/{codec}.md` compares them with {' and '.join(baselines)} on the same files"
+               if baselines else "")
     text = f"""# {codec}
 
-{spec.summary}; {meta['parameters'] / 1e6:.2f} M parameters, {int(meta.get('step', 0))} training steps ({hours:.1f} h on {hardware}).{headline} Early weights, still training: `nsc/weights/{codec}.md` compares them with {'Codec2' if spec.sample_rate == 8000 else 'Opus'} on the same files.
+{spec.summary}; {meta['parameters'] / 1e6:.2f} M parameters, {int(meta.get('step', 0))} training steps ({hours:.1f} h on {hardware}).{headline} Early weights, still training{pointer}.
 
 ## Model
 - Implements: {spec.paper}.
