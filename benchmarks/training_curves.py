@@ -124,7 +124,7 @@ def plot(codecs: list[str], runs: Path, summary: dict | None, out: Path,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from nsc.train.curves import read_log
+    from nsc.train.curves import read_log, valid_subset
 
     fig, axes = plt.subplots(len(codecs), 3, figsize=(13, 3.4 * len(codecs)), squeeze=False)
     md = []
@@ -134,6 +134,7 @@ def plot(codecs: list[str], runs: Path, summary: dict | None, out: Path,
             raise FileNotFoundError(f"{log} not found")
         main = read_log(log)
         s = _series(main)
+        subset = valid_subset(main)  # e.g. "first 8 s of 8 files"; "" for logs that do not say
         refs = _references(summary, codec)
         mine = []
         for t_codec, run, from_step, label in trials:
@@ -149,7 +150,7 @@ def plot(codecs: list[str], runs: Path, summary: dict | None, out: Path,
         row[0].set_title(f"{codec}: training mel loss")
         for metric, ax in (("pesq", row[1]), ("stoi", row[2])):
             for n in s["counts"]:
-                ax.plot(s["valid_h"], s[metric][n], marker="o", label=f"{n} codebooks (8 valid files)")
+                ax.plot(s["valid_h"], s[metric][n], marker="o", label=f"{n} codebooks" + (f" ({subset})" if subset else ""))
             for label, _, t in mine:
                 n = t["counts"][0] if t["counts"] else None
                 if n is not None:

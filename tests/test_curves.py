@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from nsc.train.curves import codebook_mels, first_metric, hours_trained, loss_records, read_log, valid_points
+from nsc.train.curves import (codebook_mels, first_metric, hours_trained, loss_records, read_log, valid_points,
+                              valid_subset)
 
 REPO = Path(__file__).parents[1]
 
@@ -46,6 +47,14 @@ def test_metric_helpers(tmp_path):
     v = valid_points(read_log(_log(tmp_path)))[0]["valid"]
     assert codebook_mels(v) == [(1, 3.0), (2, 2.5)]
     assert first_metric(v, "pesq") == 1.1 and math.isnan(first_metric(v, "visqol"))
+
+
+def test_valid_subset_is_read_from_the_records_and_spans_are_named(tmp_path):
+    assert valid_subset(read_log(_log(tmp_path))) == ""  # logs from before the keys existed say nothing
+    recs = [{"step": 50, "valid": {}, "files": 8, "max_s": 8.0}, {"step": 100, "valid": {}, "files": 8, "max_s": 8.0},
+            {"step": 150, "valid": {}, "files": 12, "max_s": 8.0}]
+    assert valid_subset(recs, upto_step=100) == "first 8 s of 8 files"
+    assert valid_subset(recs) == "first 8 s of 8 files (steps 50-100); first 8 s of 12 files (step 150)"
 
 
 def test_missing_log_is_empty_and_a_bad_line_is_an_error(tmp_path):

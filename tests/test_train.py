@@ -84,7 +84,9 @@ def test_train_writes_checkpoint_and_weights_then_resumes(manifest, tmp_path):
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert any("adv" in rec for rec in log)  # discriminators started at step 2
     assert all("complex" in rec and "periodicity" in rec for rec in log if "mel" in rec)  # optional terms are on
-    valid = next(rec["valid"] for rec in log if "valid" in rec)
+    vrec = next(rec for rec in log if "valid" in rec)
+    valid = vrec["valid"]
+    assert (vrec["files"], vrec["max_s"]) == (1, 8.0)  # the subset is in the log, for cards and plots
     assert {"pesq@3", "stoi@6"} <= set(valid)
     mels = [valid[f"mel@{n}"] for n in range(1, 7)]  # the per-codebook-count check, every count offered
     assert all(np.isfinite(mels)) and len(set(mels)) > 1
@@ -207,10 +209,12 @@ def test_model_card_compares_at_its_rate_and_reports_codebook_usage(tmp_path, mo
                                                         {"size": 1024, "utilisation": 0.25, "perplexity": 200.0}]}}
     meta = {"config": {"preset": "cpu"}, "parameters": 2_000_000, "step": 1234}
     log = tmp_path / "log.jsonl"
-    log.write_text(json.dumps({"step": 400, "valid": {"pesq@2": 1.2, "stoi@2": 0.6, "mel@2": 2.5}}) + "\n"
+    log.write_text(json.dumps({"step": 400, "valid": {"pesq@2": 1.2, "stoi@2": 0.6, "mel@2": 2.5}, "files": 8,
+                               "max_s": 8.0}) + "\n"
                    + json.dumps({"step": 9999, "valid": {"pesq@2": 9.0, "stoi@2": 0.9}}) + "\n")
     card = export.write_model_card("srcodec-16k", meta, summary, "1 CPU thread", 1.5, "as is", log_path=log).read_text()
     assert "| step | pesq@2 | stoi@2 | mel loss at 1, 2, ... codebooks |" in card
+    assert "(fixed subset of the valid split, first 8 s of 8 files)" in card
     assert "| 400 | 1.200 | 0.600 | 2.50 |" in card and "9999" not in card  # curve stops at the shipped step
     assert "| mscacodec-wb 1.5k |" in card and "| opus-wb 8k |" in card and "codec2 1200" not in card
     assert "| srcodec-16k 0.95k | 50 % / 100 of 512, 25 % / 200 of 1024 |" in card

@@ -6,7 +6,10 @@
   "minutes", "lr", "mel", "stft", ...}``; ``minutes`` restarts from 0 at each
   launch (a ``--resume`` is a new launch);
 * validation records every ``run.valid_every_steps``: ``{"step", "valid":
-  {"pesq@N", "stoi@N", "mel@N", ...}, "score"}``.
+  {"pesq@N", "stoi@N", "mel@N", ...}, "score", "files", "max_s"}``, where
+  ``files`` and ``max_s`` name the fixed valid subset (the first ``max_s``
+  seconds of the first ``files`` valid files); logs written before those two
+  keys existed lack them.
 
 A resumed run may repeat steps (a checkpoint is older than the last log line);
 the later record wins. Model cards, the quantizer ablation and the training
@@ -19,7 +22,7 @@ import json
 import math
 from pathlib import Path
 
-__all__ = ["read_log", "loss_records", "valid_points", "hours_trained", "codebook_mels", "first_metric"]
+__all__ = ["read_log", "loss_records", "valid_points", "valid_subset", "hours_trained", "codebook_mels", "first_metric"]
 
 
 def read_log(path: str | Path) -> list[dict]:
@@ -57,6 +60,27 @@ def loss_records(records: list[dict], upto_step: float = math.inf) -> list[dict]
 def valid_points(records: list[dict], upto_step: float = math.inf) -> list[dict]:
     """Validation records, one per step, sorted by step, up to ``upto_step`` (e.g. the shipped step)."""
     return _dedupe([r for r in records if "valid" in r], upto_step)
+
+
+def valid_subset(records: list[dict], upto_step: float = math.inf) -> str:
+    """Words for the validation subset, e.g. ``"first 8 s of 8 files"``, from the validation records.
+
+    The subset is the one the records up to ``upto_step`` name (``files``, ``max_s``); when they
+    name more than one (a lineage whose runs validated differently), each is given with the steps
+    it covers. Records from before the keys existed name none: the answer is then ``""``.
+    """
+    spans: list[list] = []  # [subset words, first step, last step]
+    for r in valid_points(records, upto_step):
+        if "files" not in r:
+            continue
+        words = f"first {r['max_s']:g} s of {r['files']} files"
+        if spans and spans[-1][0] == words:
+            spans[-1][2] = r["step"]
+        else:
+            spans.append([words, r["step"], r["step"]])
+    if len(spans) <= 1:
+        return spans[0][0] if spans else ""
+    return "; ".join(f"{w} (steps {a}-{b})" if a != b else f"{w} (step {a})" for w, a, b in spans)
 
 
 def hours_trained(records: list[dict], upto_step: float = math.inf) -> float:

@@ -24,7 +24,7 @@ from safetensors import safe_open
 from ..codec import build_model
 from ..registry import get_spec
 from ..weights import MANIFEST, WEIGHTS_DIR, load_weights, read_manifest, save_weights
-from .curves import codebook_mels, hours_trained, loss_records, read_log, valid_points
+from .curves import codebook_mels, hours_trained, loss_records, read_log, valid_points, valid_subset
 
 __all__ = ["export_weights", "write_model_card"]
 
@@ -182,6 +182,8 @@ def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware
         curve = "| step | " + " | ".join(head) + " |\n|---|" + "---|" * len(head) + "\n"
         curve += "\n".join(f"| {r['step']} | " + " | ".join(f"{r['valid'].get(k, float('nan')):.3f}" for k in keys)
                            + (f" | {mel_cell(r['valid'])}" if mel else "") + " |" for r in lines)
+    subset = valid_subset(records, shipped)
+    subset = f", {subset}" if subset else ""
     headline = ""
     if eval_summary:
         mine = [s for s in eval_summary.get("summary", []) if s["kind"] == "nsc" and s["codec"] == codec]
@@ -214,7 +216,7 @@ def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware
 - Recipe `nsc/train/recipes/{codec}.toml` {recipe_note}.
 - {int(meta.get('step', 0))} steps, {hours:.1f} hours on {hardware}.{_speed_note(records, shipped)}
 
-### Validation during training (fixed subset of the valid split, first 8 s of 8 files)
+### Validation during training (fixed subset of the valid split{subset})
 {curve or '(none logged)'}
 
 ## Evaluation on the whole valid split (held-out speakers), `nsc eval`

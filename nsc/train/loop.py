@@ -329,7 +329,8 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
                 key = "pesq" if any(k.startswith("pesq") and not np.isnan(v) for k, v in last_metrics.items()) else "stoi"
                 # the checkpoint score is PESQ (or STOI) only; mel@N is logged for the codebook check
                 score = float(np.nanmean([v for k, v in last_metrics.items() if k.startswith(key)]))
-                rec = {"step": step, "valid": last_metrics, "score": score}
+                rec = {"step": step, "valid": last_metrics, "score": score,
+                       "files": len(valid_utts), "max_s": cfg.run.valid_max_s}  # the subset, for cards and plots
                 with open(log_path, "a") as f:
                     f.write(json.dumps(rec) + "\n")
                 if progress:
