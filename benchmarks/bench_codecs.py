@@ -5,7 +5,8 @@ version, load average):
 
 1. **Speed, one file** (``--seconds``, default 60 s): encode and decode speed in
    x real time (audio seconds per wall-clock second) of each codec's model
-   (``Codec.encode`` / ``Codec.decode`` on the whole file, default bitrate) on one
+   (``Codec.encode`` / ``Codec.decode`` on the whole file, default bitrate; decode
+   includes the postfilter for codecs that apply it by default) on one
    torch thread and on all logical CPUs; then Codec2 1200 and 2400
    (``c2enc``/``c2dec``) and Opus 8 kbit/s (``opusenc``/``opusdec``) on the same
    audio, and the ratios nsc speed / baseline speed (above 1: nsc is faster).
@@ -61,6 +62,8 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 from _machine import describe  # noqa: E402
 from nsc.codec import Codec, load_codec  # noqa: E402
 from nsc.errors import NscError, WeightsError  # noqa: E402
+from nsc.postfilter import apply as apply_postfilter  # noqa: E402
+from nsc.postfilter import postfilter_for  # noqa: E402
 from nsc.eval.baselines import codec2_roundtrip, opus_roundtrip  # noqa: E402
 from nsc.registry import CODECS  # noqa: E402
 from nsc.weights import save_weights, weights_path  # noqa: E402
@@ -261,6 +264,10 @@ def bench_speed(names: list[str], audio: np.ndarray, origin: str, repeats: int, 
             codes = codec.encode(xs, n_codebooks)
             dec = best_of(lambda: codec.decode(codes), runs)
             n_s = xs.shape[-1] / codec.sample_rate
+            pf = postfilter_for(codec.spec)  # what `nsc decode` adds by default (numpy, one thread)
+            if pf is not None:
+                y = codec.decode(codes)[0, 0].numpy()
+                dec += best_of(lambda: apply_postfilter(y, pf), runs)
             speeds[name, t] = (n_s / enc, n_s / dec)
     torch.set_num_threads(CLI_THREADS)
 
@@ -285,7 +292,8 @@ def bench_speed(names: list[str], audio: np.ndarray, origin: str, repeats: int, 
                                             for v in speeds[name, t]])
     for label, (e, d) in baselines.items():
         table.rows.append([f"{label} (tool, 1 thread)"] + [fx(v) for _ in threads for v in (e, d)])
-    table.notes = [f"audio: {origin}; nsc: model only, default bitrate; Codec2 at 8 kHz, Opus at 16 kHz "
+    table.notes = [f"audio: {origin}; nsc: model, plus the postfilter where `nsc models` says it is on "
+                   "(decode), default bitrate; Codec2 at 8 kHz, Opus at 16 kHz "
                    "(--speech --hard-cbr, 20 ms frames), each tool run as a process on raw PCM."]
     if slow:
         table.notes.append(f"(*) below 2x real time in the warm-up, so timed once on a {SLOW_EXCERPT_S} s excerpt.")

@@ -166,6 +166,7 @@ def decode(
     codec: "str | Codec | None" = None,
     sample_rate: int | str | None = None,
     salvage: bool = False,
+    postfilter: bool | None = None,
 ) -> tuple["np.ndarray", int]:
     """Decompress the bytes of a `.nsc` file.
 
@@ -178,6 +179,8 @@ def decode(
             exact original length ``n_samples``.
         salvage: decode the intact packets of a damaged file and leave silence
             where packets are damaged; without it a damaged file raises.
+        postfilter: apply :mod:`nsc.postfilter` to the decoded speech (True), not
+            (False), or as the codec's registry entry says (None, ``nsc decode``'s default).
 
     Returns:
         (float32 mono ``[T]`` in [-1, 1], its sample rate in Hz).
@@ -194,6 +197,8 @@ def decode(
     from .audio import resample, resampled_length
     from .codec import Codec
     from .engine import check_fingerprint, decode_array
+    from .postfilter import apply as apply_postfilter
+    from .postfilter import postfilter_for
     from .registry import spec_for_wire_id
 
     if salvage:
@@ -211,6 +216,9 @@ def decode(
         raise WeightsError(f"the file was made by {spec.name}, not {c.spec.name}")
     check_fingerprint(c, header)
     audio = decode_array(c, np.where(codes < 0, 0, codes))
+    pf = postfilter_for(c.spec, postfilter)
+    if pf is not None:
+        audio = apply_postfilter(audio, pf)
     for d in damages:
         audio[d.first_frame * header.hop_length : (d.first_frame + d.n_frames) * header.hop_length] = 0.0
     audio = audio[: header.codec_length]
@@ -247,19 +255,20 @@ def encode_file(src: str | Path, dst: str | Path, *, bitrate_kbps: float | str |
 
 
 def decode_file(src: str | Path, dst: str | Path, *, sample_rate: int | str | None = None,
-                salvage: bool = False, force: bool = False) -> "FileResult":
+                salvage: bool = False, force: bool = False, postfilter: bool | None = None) -> "FileResult":
     """Decode one `.nsc` file to a 16-bit WAV file with the streaming engine.
 
     Args:
         sample_rate: as in :func:`decode`.
         salvage: as in :func:`decode`; lost ranges are in ``result.lost``.
+        postfilter: as in :func:`decode`.
 
     Raises:
         NscError: the input failed (damaged, wrong weights...), or the output exists without ``force``.
     """
     from .engine import Engine, Job
 
-    result = Engine(codec_loader=lambda name: load_codec(name)).decode_files(
+    result = Engine(codec_loader=lambda name: load_codec(name), postfilter=postfilter).decode_files(
         [Job(str(src), str(dst))], sample_rate=sample_rate, salvage=salvage, force=force
     ).results[0]
     if not result.ok:

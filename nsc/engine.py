@@ -50,6 +50,7 @@ from . import container
 from .audio import RESAMPLE_QUALITY, AudioReader, WavWriter, probe, resampled_length
 from .codec import Codec, load_codec, resolve_device
 from .errors import AudioError, FormatError, NscError, WeightsError
+from .postfilter import postfilter_for
 from .registry import CodecSpec, spec_for_wire_id
 
 __all__ = [
@@ -527,10 +528,11 @@ class _EncodeSink:
 
 
 class _DecodeSink:
-    """Codec-rate audio in; exactly the header's length out (optionally resampled), damaged frames muted."""
+    """Codec-rate audio in; exactly the header's length out (postfiltered, resampled if asked), damaged frames muted."""
 
-    def __init__(self, out: _Output, header, out_rate: int, mute: list[tuple[int, int]]) -> None:
+    def __init__(self, out: _Output, header, out_rate: int, mute: list[tuple[int, int]], postfilter=None) -> None:
         self.out = out
+        self.postfilter = postfilter
         self.codec_rate = header.sample_rate
         self.hop = header.hop_length
         self.remaining = header.codec_length
@@ -546,6 +548,11 @@ class _DecodeSink:
         self.wav = WavWriter(out.f, out_rate, n_out)
 
     def write(self, audio: np.ndarray) -> None:
+        if self.postfilter is not None:
+            audio = self.postfilter.process(audio)  # delayed by its look-ahead; flushed in finish()
+        self._emit(audio)
+
+    def _emit(self, audio: np.ndarray) -> None:
         audio = audio[: self.remaining]
         if self.mute:
             audio = audio.copy()
@@ -560,6 +567,8 @@ class _DecodeSink:
         self.wav.write(audio)
 
     def finish(self) -> None:
+        if self.postfilter is not None:
+            self._emit(self.postfilter.flush())
         if self.stream is not None:
             self.wav.write(self.stream.resample_chunk(np.zeros(0, np.float32), last=True))
         self.wav.close()
@@ -638,6 +647,8 @@ class Engine:
         workers: threads that read, resample and cut inputs.
         listener: receives progress events.
         codec_loader: ``name -> Codec`` used to load codecs (default :func:`~nsc.codec.load_codec`).
+        postfilter: decoding applies :mod:`nsc.postfilter` (True), not (False), or as each
+            codec's registry entry says (None).
     """
 
     def __init__(
@@ -653,7 +664,9 @@ class Engine:
         workers: int = 2,
         listener: Listener | None = None,
         codec_loader: Callable[[str], Codec] | None = None,
+        postfilter: bool | None = None,
     ) -> None:
+        self.postfilter = postfilter
         if batch_size is not None and batch_size < 1:
             raise NscError("--batch-size must be at least 1")
         if chunk_s <= 0 or context_s < 0:
@@ -859,7 +872,7 @@ class Engine:
                 msg = f"resampled {header.sample_rate} Hz -> {out_rate} Hz"
                 st.result.notices.append(msg)
             st.out = _Output(st.job.dst, force=force, src=src)
-            st.sink = _DecodeSink(st.out, header, out_rate, mute)
+            st.sink = _DecodeSink(st.out, header, out_rate, mute, postfilter_for(spec, self.postfilter))
             yield from self._cut_codes(st, packets, header)
         finally:
             if src != STDIO:

@@ -43,6 +43,8 @@ class CodecSpec:
         weights: file name of the packaged weights inside ``nsc/weights/``.
         summary: one line for tables.
         paper: the paper it implements.
+        postfilter: decoding applies :func:`nsc.postfilter.default_postfilter` by default
+            (``nsc decode --no-postfilter`` turns it off); set where it measured better.
     """
 
     name: str
@@ -58,6 +60,7 @@ class CodecSpec:
     summary: str
     paper: str
     payload_kind: int = 0
+    postfilter: bool = False
     aliases: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -109,6 +112,7 @@ _SPECS = [
         weights="mscacodec-nb.safetensors",
         summary="narrowband 8 kHz, causal MSR-CAM + TCGRU, RVQ 6 x 256",
         paper="Yu et al., MSCACodec: A Low-rate Neural Speech Codec With Multi-scale Residual Channel Attention",
+        postfilter=True,
     ),
     CodecSpec(
         name="mscacodec-wb",

@@ -1,4 +1,4 @@
-"""`nsc decode INPUT... [-o OUT] [--sample-rate HZ|original] [--force] [--salvage]`."""
+"""`nsc decode INPUT... [-o OUT] [--sample-rate HZ|original] [--force] [--salvage] [--no-postfilter]`."""
 
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ def decode_cli(
     salvage: Annotated[bool, typer.Option(
         "--salvage", help="Decode the intact packets of a damaged file, fill damaged ones with silence "
                           "and report the lost time ranges.")] = False,
+    postfilter: Annotated[Optional[bool], typer.Option(
+        "--postfilter/--no-postfilter", show_default=False,
+        help="Pitch postfilter on the decoded speech (nsc.postfilter). Default: as the codec's "
+             "entry in `nsc models` says; --no-postfilter gives the model's raw output.")] = None,
     device: Annotated[str, typer.Option("--device", metavar="auto|cpu|cuda", help="auto (CUDA when present), cpu or cuda.")] = "auto",
     batch_size: Annotated[Optional[int], typer.Option(
         "--batch-size", min=1, metavar="N", show_default=False,
@@ -45,7 +49,7 @@ def decode_cli(
         check_device(device)
         jobs = plan_or_exit(inputs, output, mode="decode", nothing=".nsc files")
         ui = BatchUI("decoded", quiet=quiet)
-        engine = Engine(device=device, batch_size=batch_size, listener=ui)
+        engine = Engine(device=device, batch_size=batch_size, listener=ui, postfilter=postfilter)
         try:
             report = engine.decode_files(jobs, force=force, sample_rate=rate, salvage=salvage)
         finally:

@@ -80,6 +80,10 @@ def eval_cli(
         "--weights", "-w", metavar="CODEC=PATH",
         help="Evaluate CODEC with these safetensors weights (e.g. a training run's best.safetensors) "
              "instead of the packaged ones (repeatable).", show_default=False)] = None,
+    postfilter: Annotated[Optional[bool], typer.Option(
+        "--postfilter/--no-postfilter", show_default=False,
+        help="Decode nsc codecs with or without the postfilter. Default: as `nsc decode` does (each codec's "
+             "default).")] = None,
 ) -> None:
     """Score nsc codecs and the Codec2/Opus baselines on speech: PESQ, STOI, ViSQOL, LSD, exact bitrate, speed.
 
@@ -123,6 +127,7 @@ def eval_cli(
             progress=sys.stderr.isatty(),
             weights=weight_files,
             jobs=jobs,
+            postfilter=postfilter,
         )
     except (UnknownCodecError, BitrateError) as exc:
         raise _error(str(exc), EXIT_USAGE) from None

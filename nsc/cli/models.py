@@ -62,7 +62,8 @@ def _fmt_params(n: int | None) -> str:
 
 def model_rows() -> list[dict]:
     """One dict per registered codec: name, wire_id, sample_rate (Hz), bitrates (kbit/s),
-    parameters, weights (present or not), summary (model card's first paragraph, or the registry's line)."""
+    parameters, weights (present or not), postfilter (decoding's default), summary (model card's first paragraph,
+    or the registry's line)."""
     from ..registry import CODECS
     from ..weights import weights_path
 
@@ -75,6 +76,7 @@ def model_rows() -> list[dict]:
             "bitrates_kbps": list(spec.bitrates_kbps),
             "parameters": _count_parameters(spec),
             "weights": weights_path(spec.weights).exists(),
+            "postfilter": spec.postfilter,
             "summary": model_card_summary(spec.name) or spec.summary,
         })
     return rows
@@ -88,14 +90,15 @@ def markdown_table(rows: list[dict] | None = None) -> str:
     """The codec table in GitHub Markdown (the README embeds this text verbatim)."""
     rows = model_rows() if rows is None else rows
     lines = [
-        "| codec | wire id | sample rate | bitrates (kbit/s) | parameters | trained weights | summary |",
-        "|---|---|---|---|---|---|---|",
+        "| codec | wire id | sample rate | bitrates (kbit/s) | parameters | trained weights | postfilter | summary |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         summary = r["summary"].replace("|", "\\|")
         lines.append(
             f"| `{r['name']}` | {r['wire_id']} | {r['sample_rate']} Hz | {_bitrates(r)} | "
-            f"{_fmt_params(r['parameters'])} | {'yes' if r['weights'] else 'no'} | {summary} |"
+            f"{_fmt_params(r['parameters'])} | {'yes' if r['weights'] else 'no'} | {'on' if r['postfilter'] else 'off'} "
+            f"| {summary} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -103,20 +106,21 @@ def markdown_table(rows: list[dict] | None = None) -> str:
 def models_cli(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table (as in the README).")] = False,
 ) -> None:
-    """List the codecs: wire id, sample rate, bitrates, parameters, whether trained weights are installed."""
+    """List the codecs: wire id, sample rate, bitrates, parameters, whether trained weights are installed,
+    and whether decoding applies the postfilter by default."""
     with cli_errors():
         rows = model_rows()
         if markdown:
             out_console.out(markdown_table(rows), end="")
             return
         t = Table(title="nsc codecs", title_justify="left")
-        for col in ("codec", "wire id", "rate", "bitrates (kbit/s)", "parameters", "weights"):
+        for col in ("codec", "wire id", "rate", "bitrates (kbit/s)", "parameters", "weights", "postfilter"):
             t.add_column(col, no_wrap=col != "bitrates (kbit/s)")
         t.add_column("summary", overflow="fold", min_width=20)
         for r in rows:
             t.add_row(r["name"], str(r["wire_id"]), f"{r['sample_rate'] // 1000} kHz", _bitrates(r),
                       _fmt_params(r["parameters"]), "[green]yes[/]" if r["weights"] else "[yellow]no[/]",
-                      r["summary"])
+                      "on" if r["postfilter"] else "off", r["summary"])
         out_console.print(t)
 
 

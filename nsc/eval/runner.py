@@ -295,7 +295,7 @@ def parse_baselines(text: str | Sequence[str] | None) -> list[tuple[str, str | N
     return out
 
 
-def nsc_roundtrip(codec, n_codebooks: int, audio: np.ndarray) -> bl.RoundTrip:
+def nsc_roundtrip(codec, n_codebooks: int, audio: np.ndarray, postfilter: bool | None = None) -> bl.RoundTrip:
     """Encode and decode one file with an nsc codec, through the `.nsc` bytes.
 
     This is the single place where nsc audio is coded for evaluation. It goes
@@ -311,6 +311,7 @@ def nsc_roundtrip(codec, n_codebooks: int, audio: np.ndarray) -> bl.RoundTrip:
         codec: a loaded :class:`nsc.codec.Codec`.
         n_codebooks: codebooks to send.
         audio: float [T] mono at ``codec.sample_rate``.
+        postfilter: as ``nsc.decode``'s (None: the codec's default, as ``nsc decode`` does).
 
     Returns:
         :class:`~nsc.eval.baselines.RoundTrip` with the codes (int64 [Q, F]);
@@ -327,7 +328,7 @@ def nsc_roundtrip(codec, n_codebooks: int, audio: np.ndarray) -> bl.RoundTrip:
     t0 = time.perf_counter()
     data = nsc.encode(x, codec.sample_rate, bitrate_kbps=nominal, codec=codec)
     t1 = time.perf_counter()
-    decoded, rate = nsc.decode(data, codec=codec)
+    decoded, rate = nsc.decode(data, codec=codec, postfilter=postfilter)
     t2 = time.perf_counter()
     if rate != codec.sample_rate:  # pragma: no cover - the API decodes at the codec rate
         raise NscError(f"nsc.decode returned {rate} Hz, expected {codec.sample_rate} Hz")
@@ -369,6 +370,7 @@ def plan_systems(
     device: str = "cpu",
     loader: Callable | None = None,
     weights: Mapping[str, str | Path] | None = None,
+    postfilter: bool | None = None,
 ) -> list[System]:
     """Turn a request into the list of systems to run.
 
@@ -387,10 +389,13 @@ def plan_systems(
         loader: ``load_codec``-compatible callable (tests inject tiny models).
         weights: ``{codec name: safetensors path}`` to load instead of the packaged
             weights (a checkpoint under evaluation); each use is noted.
+        postfilter: decode with the postfilter (True), without (False), or as each
+            codec's default (None); which codecs ran with it is noted.
 
     Raises:
         UnknownCodecError, BitrateError, WeightsError: a named codec or rate is unusable.
     """
+    from ..postfilter import postfilter_for
     from ..registry import CODECS, resolve
 
     if loader is None:
@@ -445,6 +450,7 @@ def plan_systems(
             else:
                 ns = list(spec.n_codebooks_options)
         loaded.append(codec)
+        notes.append(f"{spec.name}: decoded {'with' if postfilter_for(spec, postfilter) else 'without'} the postfilter")
         for n in sorted(set(ns)):
             kbps = spec.bitrate_kbps(n)
             systems.append(
@@ -454,7 +460,7 @@ def plan_systems(
                     kind="nsc",
                     sample_rate=spec.sample_rate,
                     nominal_kbps=kbps,
-                    run=lambda audio, c=codec, n=n: nsc_roundtrip(c, n, audio),
+                    run=lambda audio, c=codec, n=n: nsc_roundtrip(c, n, audio, postfilter),
                     codebook_sizes=tuple(spec.codebook_sizes),
                 )
             )
@@ -584,6 +590,7 @@ def evaluate(
     loader: Callable | None = None,
     weights: Mapping[str, str | Path] | None = None,
     jobs: int = 1,
+    postfilter: bool | None = None,
 ) -> EvalResult:
     """Encode, decode and score every reference file with every system.
 
@@ -610,6 +617,7 @@ def evaluate(
             ``threads`` torch threads. Needs ``codecs`` as names (or None) and
             no ``loader``; otherwise it runs serially with a note. Results and
             their order do not depend on ``jobs``; the speeds are per process.
+        postfilter: as in :func:`plan_systems` (None: each codec's ``nsc decode`` default).
 
     Returns:
         :class:`EvalResult`.
@@ -630,7 +638,7 @@ def evaluate(
     try:
         systems = plan_systems(
             codecs, bitrates_kbps, baselines, result.notes, opus_rates=opus_rates, device=device, loader=loader,
-            weights=weights,
+            weights=weights, postfilter=postfilter,
         )
         if not systems:
             raise NscError("nothing to evaluate: " + ("; ".join(result.notes) or "no codecs and no baselines"))
@@ -650,7 +658,8 @@ def evaluate(
             if loader is None and (codecs is None or all(isinstance(c, str) for c in codecs)):
                 plan = dict(codecs=None if codecs is None else list(codecs), bitrates_kbps=bitrates_kbps,
                             baselines=list(baselines), opus_rates=opus_rates, device=device,
-                            weights=None if weights is None else {k: str(v) for k, v in weights.items()})
+                            weights=None if weights is None else {k: str(v) for k, v in weights.items()},
+                            postfilter=postfilter)
             else:
                 result.notes.append("jobs > 1 ignored: codecs given as loaded objects run in this process only")
         _run_all(files, systems, result, use_visqol, example, progress, jobs=jobs, plan=plan, threads=threads)

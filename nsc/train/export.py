@@ -154,6 +154,13 @@ def _presets_line(spec, shipped: str) -> str:
     return "; ".join(parts) or "none"
 
 
+def _postfilter_line(spec) -> str:
+    if spec.postfilter:
+        return ("`nsc decode` applies the postfilter (`nsc/postfilter.py`) by default, and the evaluation below "
+                "decodes with it; `--no-postfilter` gives the model's raw output")
+    return "no postfilter by default (`nsc decode --postfilter` applies one)"
+
+
 def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware: str, hours: float | None,
                      recipe_note: str, log_path: Path | None = None) -> Path:
     """Write ``nsc/weights/<codec>.md``; returns its path.
@@ -208,6 +215,7 @@ def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware
 - Config: `{json.dumps(cfg, sort_keys=True)}`; {meta['parameters']:,} parameters; causal throughout.
 - Presets (`model.preset` in the recipe): {_presets_line(spec, cfg.get('preset', 'cpu'))}.
 - Weights: float16 safetensors, SHA-256 pinned in `manifest.json`.
+- Decoding: {_postfilter_line(spec)}.
 
 ## Training data
 {DATA_SUMMARY}
