@@ -127,6 +127,7 @@ _SPECS = [
         weights="mscacodec-wb.safetensors",
         summary="wideband 16 kHz, causal MSR-CAM + TCGRU, RVQ 6 x 1024",
         paper="Yu et al., MSCACodec, sec. 4.4 (bandwidth expansion)",
+        postfilter=True,
     ),
     CodecSpec(
         name="hificodec-16k",
