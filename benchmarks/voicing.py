@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SYSTEMS = "mscacodec-nb@1.2k,mscacodec-nb@2.4k,codec2:1200,codec2:2400,mscacodec-wb@3k,opus:8"
+DEFAULT_SYSTEMS = ("mscacodec-nb@1.2k:raw,mscacodec-nb@1.2k,mscacodec-nb@2.4k,codec2:1200,codec2:2400,"
+                   "mscacodec-wb@3k:raw,mscacodec-wb@3k,opus:8")
 UNVOICED = -200.0  # Praat's value for a frame without a period
 
 
@@ -117,7 +118,10 @@ class Tally:
 
 
 def _system_roundtrip(spec: str, weights: dict[str, str]):
-    """``codec@rate`` or ``codec2:MODE`` / ``opus:KBPS`` -> (label, sample_rate, fn(float [T]) -> float [T'])."""
+    """``codec@rate[:raw]`` or ``codec2:MODE`` / ``opus:KBPS`` -> (label, sample_rate, fn(float [T]) -> float [T']).
+
+    An nsc codec decodes as ``nsc decode`` does (with its default postfilter); ``:raw`` without any postfilter.
+    """
     from nsc.eval import baselines as bl
     from nsc.eval.runner import nsc_roundtrip
 
@@ -131,16 +135,19 @@ def _system_roundtrip(spec: str, weights: dict[str, str]):
     from nsc.registry import parse_bitrate
 
     name, rate = spec.split("@")
+    rate, raw = (rate[: -len(":raw")], True) if rate.endswith(":raw") else (rate, False)
     codec = load_codec(name, weights=weights.get(name))
     n_codebooks = codec.spec.n_codebooks_for(parse_bitrate(rate))
-    return f"{name} {rate}", codec.sample_rate, lambda x: nsc_roundtrip(codec, n_codebooks, x).decoded
+    postfilter = False if raw else None
+    label = f"{name} {rate}" + (", no postfilter" if raw and codec.spec.postfilter else "")
+    return label, codec.sample_rate, lambda x: nsc_roundtrip(codec, n_codebooks, x, postfilter).decoded
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--manifest", type=Path, default=ROOT.parent / "shared" / "data" / "speech" / "manifest.csv")
     p.add_argument("--every", type=int, default=1, help="take every N-th valid file (default: all)")
-    p.add_argument("--systems", default=DEFAULT_SYSTEMS, help="comma-separated: CODEC@RATE, codec2:MODE, opus:KBPS")
+    p.add_argument("--systems", default=DEFAULT_SYSTEMS, help="comma-separated: CODEC@RATE (CODEC@RATE:raw: without the postfilter), codec2:MODE, opus:KBPS")
     p.add_argument("-w", "--weights", action="append", default=[], metavar="CODEC=PATH",
                    help="weights for an nsc codec instead of the packaged ones")
     p.add_argument("--markdown", type=Path, metavar="OUT.md", help="also write the table as Markdown")
