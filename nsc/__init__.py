@@ -218,7 +218,7 @@ def decode(
     audio = decode_array(c, np.where(codes < 0, 0, codes))
     pf = postfilter_for(c.spec, postfilter)
     if pf is not None:
-        audio = apply_postfilter(audio, pf)
+        audio = np.clip(apply_postfilter(audio, pf), -1.0, 1.0)
     for d in damages:
         audio[d.first_frame * header.hop_length : (d.first_frame + d.n_frames) * header.hop_length] = 0.0
     audio = audio[: header.codec_length]
