@@ -219,6 +219,10 @@ def test_model_card_compares_at_its_rate_and_reports_codebook_usage(tmp_path, mo
     assert "| mscacodec-wb 1.5k |" in card and "| opus-wb 8k |" in card and "codec2 1200" not in card
     assert "| srcodec-16k 0.95k | 50 % / 100 of 512, 25 % / 200 of 1024 |" in card
     assert "quantizer dropout" not in card  # one bitrate only
+    assert "no postfilter by default" in card and "the evaluation below decoded" not in card  # its notes do not say
+    summary["notes"] = ["srcodec-16k: decoded without the postfilter"]
+    card = export.write_model_card("srcodec-16k", meta, summary, "1 CPU thread", 1.5, "as is", log_path=log).read_text()
+    assert "the evaluation below decoded without it" in card
     assert "`cpu` 2.13 M parameters (sized for 2 CPU cores; these weights" in card and "`paper` " in card
     assert card.splitlines()[2].startswith(get_spec_summary("srcodec-16k"))
 

@@ -360,6 +360,11 @@ def _kbps_label(kbps: float) -> str:
     return f"{kbps:g}k"
 
 
+def postfilter_note(codec: str, on: bool) -> str:
+    """The evaluation note saying whether ``codec`` was decoded with the postfilter (model cards read it back)."""
+    return f"{codec}: decoded {'with' if on else 'without'} the postfilter"
+
+
 def plan_systems(
     codecs: Sequence | None,
     bitrates_kbps: Sequence[float] | None,
@@ -450,7 +455,7 @@ def plan_systems(
             else:
                 ns = list(spec.n_codebooks_options)
         loaded.append(codec)
-        notes.append(f"{spec.name}: decoded {'with' if postfilter_for(spec, postfilter) else 'without'} the postfilter")
+        notes.append(postfilter_note(spec.name, postfilter_for(spec, postfilter) is not None))
         for n in sorted(set(ns)):
             kbps = spec.bitrate_kbps(n)
             systems.append(

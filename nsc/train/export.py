@@ -154,11 +154,17 @@ def _presets_line(spec, shipped: str) -> str:
     return "; ".join(parts) or "none"
 
 
-def _postfilter_line(spec) -> str:
-    if spec.postfilter:
-        return ("`nsc decode` applies the postfilter (`nsc/postfilter.py`) by default, and the evaluation below "
-                "decodes with it; `--no-postfilter` gives the model's raw output")
-    return "no postfilter by default (`nsc decode --postfilter` applies one)"
+def _postfilter_line(spec, eval_summary: dict | None) -> str:
+    """What decoding does by default, and what the card's evaluation did (from its notes)."""
+    from ..eval.runner import postfilter_note
+
+    line = ("`nsc decode` applies the postfilter (`nsc/postfilter.py`) by default; `--no-postfilter` gives the "
+            "model's raw output" if spec.postfilter else "no postfilter by default (`nsc decode --postfilter` applies one)")
+    notes = (eval_summary or {}).get("notes", [])
+    for on in (True, False):
+        if postfilter_note(spec.name, on) in notes:
+            line += f"; the evaluation below decoded {'with' if on else 'without'} it"
+    return line
 
 
 def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware: str, hours: float | None,
@@ -215,7 +221,7 @@ def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware
 - Config: `{json.dumps(cfg, sort_keys=True)}`; {meta['parameters']:,} parameters; causal throughout.
 - Presets (`model.preset` in the recipe): {_presets_line(spec, cfg.get('preset', 'cpu'))}.
 - Weights: float16 safetensors, SHA-256 pinned in `manifest.json`.
-- Decoding: {_postfilter_line(spec)}.
+- Decoding: {_postfilter_line(spec, eval_summary)}.
 
 ## Training data
 {DATA_SUMMARY}
