@@ -57,13 +57,33 @@ def _valid_curve(log: Path) -> str:
     return "; ".join(cells) or "-"
 
 
+def _valid_subset(run: Path) -> str:
+    """Which valid files an arm's training validated on, e.g. ``"first 8 s of 8 files"``.
+
+    Read from the log's validation records (:func:`nsc.train.curves.valid_subset`); logs written
+    before the records named their subset fall back to the resolved config in ``last.ckpt``.
+    Returns ``""`` when neither says.
+    """
+    from nsc.train.curves import read_log, valid_subset
+
+    words = valid_subset(read_log(run / "log.jsonl")) if (run / "log.jsonl").exists() else ""
+    if not words and (run / "last.ckpt").exists():
+        import torch
+
+        cfg = torch.load(run / "last.ckpt", map_location="cpu", weights_only=False)["config"]["run"]
+        words = f"first {cfg['valid_max_s']:g} s of {cfg['valid_files']} files"
+    return words
+
+
 def table(summary: dict, runs: Path) -> str:
     """The ablation table (Markdown) from an ``nsc eval`` summary and the arms' training logs."""
     by_codec = {s["codec"]: s for s in summary["summary"] if s["kind"] == "nsc"}
     usage = summary.get("codebook_usage", {})
+    subsets = {_valid_subset(runs / folder) for _, _, folder, _ in ARMS} - {""}
+    subset = f", {subsets.pop()}" if len(subsets) == 1 else ""
     lines = [
         "| quantizer | payload kbit/s | PESQ-WB | STOI | ViSQOL | codebook use (share / perplexity) "
-        "| training validation (step: PESQ / STOI, 8 files) |",
+        f"| training validation (step: PESQ / STOI{subset}) |",
         "|---|---|---|---|---|---|---|",
     ]
     for label, codec, folder, _ in ARMS:
