@@ -136,7 +136,23 @@ class MSRCAM(nn.Module):
 
     g(.) is a causal moving average over ``context`` steps instead of a global
     pool (see :class:`CausalMovingAverage`). Shapes: [B, C, T] -> [B, C, T].
+
+    :attr:`CHANNEL_SPACES` names, per parameterised layer, the channel spaces of
+    its output and input, for tools that resize a trained block
+    (:mod:`nsc.train.prune`, :mod:`nsc.train.widen`).
     """
+
+    #: layer -> (output space, input space); BatchNorms have only one. Spaces: ``m`` the
+    #: block's width c (M, I, F, Z, S); ``s1``, ``s2`` c; ``p1``, ``p2`` 2c; ``hg``, ``hl`` the
+    #: attention's hidden width max(1, c // reduction); concatenations ``s1s2`` = [S1, S2],
+    #: ``s2s1`` = [S2, S1], ``p1p2`` = [P1, P2].
+    CHANNEL_SPACES: dict[str, tuple[str, ...]] = {
+        "conv_s1": ("s1", "m"), "conv_s2": ("s2", "m"),
+        "conv_p1": ("p1", "s1s2"), "conv_p2": ("p2", "s2s1"),
+        "fuse": ("m", "p1p2"),
+        "global_ctx.0": ("hg", "m"), "global_ctx.2": ("m", "hg"), "global_ctx.3": ("m",),
+        "local_ctx.0": ("hl", "m"), "local_ctx.2": ("m", "hl"), "local_ctx.3": ("m",),
+    }
 
     def __init__(self, channels: int, reduction: int = 4, context: int = 64) -> None:
         super().__init__()

@@ -139,19 +139,17 @@ def prune_decoder(model, widths: list[int], audio: list[Tensor]) -> tuple[dict[s
         k_g = _top(rms[f"{si}.g"] * col_norm(blk.global_ctx[2].weight, slice(None)), h_new)
         k_l = _top(rms[f"{si}.l"] * col_norm(blk.local_ctx[2].weight, slice(None)), h_new)
         bp = f"{prefix}{b}."
-        rows_cols = {
-            "conv_s1": (k_s1, keep), "conv_s2": (k_s2, keep),
-            "conv_p1": (k_p1, torch.cat([k_s1, c + k_s2])), "conv_p2": (k_p2, torch.cat([k_s2, c + k_s1])),
-            "fuse": (keep, torch.cat([k_p1, 2 * c + k_p2])),
-            "global_ctx.0": (k_g, keep), "global_ctx.2": (keep, k_g),
-            "local_ctx.0": (k_l, keep), "local_ctx.2": (keep, k_l),
-        }
-        for name, (rows, cols) in rows_cols.items():
-            state[bp + name + ".weight"] = state[bp + name + ".weight"][rows][:, cols].clone()
-            state[bp + name + ".bias"] = state[bp + name + ".bias"][rows].clone()
-        for bn in ("global_ctx.3", "local_ctx.3"):
-            for p in ("weight", "bias", "running_mean", "running_var"):
-                state[f"{bp}{bn}.{p}"] = state[f"{bp}{bn}.{p}"][keep].clone()
+        picked = {"m": keep, "s1": k_s1, "s2": k_s2, "p1": k_p1, "p2": k_p2, "hg": k_g, "hl": k_l,
+                  "s1s2": torch.cat([k_s1, c + k_s2]), "s2s1": torch.cat([k_s2, c + k_s1]),
+                  "p1p2": torch.cat([k_p1, 2 * c + k_p2])}
+        for name, spaces in MSRCAM.CHANNEL_SPACES.items():
+            rows = picked[spaces[0]]
+            params = ("weight", "bias") if len(spaces) > 1 else ("weight", "bias", "running_mean", "running_var")
+            for p in params:
+                v = state[f"{bp}{name}.{p}"][rows]
+                if p == "weight" and len(spaces) > 1:
+                    v = v[:, picked[spaces[1]]]
+                state[f"{bp}{name}.{p}"] = v.clone()
     out = f"{prefix}{len(dec.net) - 1}.weight"
     state[out] = state[out][:, keep_prev].clone()
     config = {**model.config, "decoder_channels": widths}

@@ -34,27 +34,18 @@ from ..weights import load_weights, save_weights
 
 __all__ = ["widen_decoder"]
 
-#: MSR-CAM parameters (MSCACodec eq. 1-10) -> (output channel space, input channel space).
-#: Spaces: ``m`` the stage's width c; ``s1``, ``s2`` c; ``p1``, ``p2`` 2c; ``h`` the attention's
-#: hidden width max(1, c // 4); the concatenations ``s1s2`` = [S1, S2], ``s2s1`` = [S2, S1]
-#: and ``p1p2`` = [P1, P2].
-MSRCAM_SPACES: dict[str, tuple[str, ...]] = {
-    "conv_s1": ("m", "m"), "conv_s2": ("m", "m"),
-    "conv_p1": ("p", "s1s2"), "conv_p2": ("p", "s1s2"),
-    "fuse": ("m", "p1p2"),
-    "global_ctx.0": ("h", "m"), "global_ctx.2": ("m", "h"), "global_ctx.3": ("m",),
-    "local_ctx.0": ("h", "m"), "local_ctx.2": ("m", "h"), "local_ctx.3": ("m",),
-}
-
-
 def _positions(space: str, c: int, c_new: int) -> Tensor:
-    """Where the old model's channels of ``space`` sit in the widened one (int64 [old size])."""
+    """Where the old block's channels of ``space`` (:attr:`MSRCAM.CHANNEL_SPACES`) sit in the wider one.
+
+    Returns int64 [old size of the space]; a concatenation's second part moves up by the growth.
+    """
     a = torch.arange
-    return {
-        "m": a(c), "p": a(2 * c), "h": a(max(1, c // 4)),
-        "s1s2": torch.cat([a(c), c_new + a(c)]),  # [S1, S2] and [S2, S1] lay out alike
-        "p1p2": torch.cat([a(2 * c), 2 * c_new + a(2 * c)]),
-    }[space]
+    one = {"m": a(c), "s1": a(c), "s2": a(c), "p1": a(2 * c), "p2": a(2 * c),
+           "hg": a(max(1, c // 4)), "hl": a(max(1, c // 4))}
+    if space in one:
+        return one[space]
+    half, half_new = (c, c_new) if space in ("s1s2", "s2s1") else (2 * c, 2 * c_new)  # or p1p2
+    return torch.cat([a(half), half_new + a(half)])
 
 
 def _place(new: Tensor, old: Tensor, rows: Tensor, cols: Tensor | None) -> Tensor:
@@ -125,7 +116,7 @@ def widen_decoder(model, spec, widths: list[int], seed: int = 0) -> tuple[dict[s
         if c == c_new:
             continue
         bp = f"{prefix}{b}."
-        for name, spaces in MSRCAM_SPACES.items():
+        for name, spaces in MSRCAM.CHANNEL_SPACES.items():
             rows = _positions(spaces[0], c, c_new)
             cols = _positions(spaces[1], c, c_new) if len(spaces) > 1 else None
             params = ("weight", "bias") if cols is not None else ("weight", "bias", "running_mean", "running_var")
