@@ -75,3 +75,42 @@ def test_same_widths_change_nothing():
 def test_bad_widths_are_refused(widths):
     with pytest.raises(ValueError):
         widen_decoder(_model(), SPEC, widths)
+
+
+def _run_widen(*args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "nsc.train.widen", *args], capture_output=True, text=True)
+
+
+def test_command_writes_the_wider_weights(tmp_path):
+    from nsc.weights import load_weights, weights_path
+
+    out = tmp_path / "wide.safetensors"
+    r = _run_widen(str(weights_path("mscacodec-nb.safetensors")), "mscacodec-nb", "--widths", "192,96,64,16,8", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    state, config = load_weights(out, verify=False)
+    assert config["model"]["decoder_channels"] == [192, 96, 64, 16, 8]
+    assert state["decoder.net.7.conv_s1.weight"].shape[0] == 64  # the 1 kHz stage's MSR-CAM
+
+
+@pytest.mark.parametrize("widths", ["192,96,32,16,8", "192,96,a,16,8"])
+def test_command_bad_widths_one_line_error_and_nothing_written(tmp_path, widths):
+    from nsc.weights import weights_path
+
+    out = tmp_path / "wide.safetensors"
+    r = _run_widen(str(weights_path("mscacodec-nb.safetensors")), "mscacodec-nb", "--widths", widths, "-o", str(out))
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_command_refuses_to_overwrite(tmp_path):
+    from nsc.weights import weights_path
+
+    out = tmp_path / "wide.safetensors"
+    out.write_bytes(b"keep me")
+    r = _run_widen(str(weights_path("mscacodec-nb.safetensors")), "mscacodec-nb", "--widths", "192,96,64,16,8", "-o", str(out))
+    assert r.returncode == 1 and "exists" in r.stderr
+    assert out.read_bytes() == b"keep me"

@@ -28,18 +28,11 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..codec import build_model
-from ..models.blocks import MSRCAM, CausalConvTranspose1d, ConvDecoder, decoder_widths
-from ..registry import get_spec
-from ..weights import load_weights, save_weights
+from ..models.blocks import MSRCAM, decoder_widths
 from .data import load_split
+from .resize import decoder_stages, load_trained, one_line_errors, parse_widths, save_resized
 
 __all__ = ["prune_decoder"]
-
-
-def _stage_layers(decoder: ConvDecoder) -> list[tuple[int, int]]:
-    """(transposed conv index, block index) in ``decoder.net`` per upsampling stage."""
-    return [(i, i + 1) for i, m in enumerate(decoder.net) if isinstance(m, CausalConvTranspose1d)]
 
 
 def _rms_per_channel(acts: list[Tensor]) -> Tensor:
@@ -76,7 +69,7 @@ def prune_decoder(model, widths: list[int], audio: list[Tensor]) -> tuple[dict[s
     widths = decoder_widths(list(widths), len(old) - 1)
     if widths[0] != old[0] or any(w > o for w, o in zip(widths, old)):
         raise ValueError(f"widths {widths} must keep the bottleneck ({old[0]}) and not exceed {old}")
-    stages = _stage_layers(dec)
+    stages = decoder_stages(dec)
     if not all(isinstance(dec.net[b], MSRCAM) for _, b in stages):
         raise ValueError("only MSR-CAM decoders can be pruned")
 
@@ -165,23 +158,15 @@ def main() -> None:
     p.add_argument("--files", type=int, default=32, help="training files for the activation statistics")
     p.add_argument("-o", "--output", type=Path, required=True)
     a = p.parse_args()
-    if a.output.exists():
-        raise SystemExit(f"error: {a.output} exists; not overwriting it")
-    spec = get_spec(a.codec)
-    src_state, src_config = load_weights(a.weights, verify=False)
-    model = build_model(spec, src_config.get("model", {}))
-    model.load_state_dict(src_state)
-    train = load_split(a.manifest, "train", spec.sample_rate)
-    picked = train[:: max(1, len(train) // a.files)][: a.files]  # spread over sources and speakers
-    clips = [torch.from_numpy(u.audio[: 4 * spec.sample_rate]).view(1, 1, -1) for u in picked]
-    clips = [x[..., : x.shape[-1] // spec.hop_length * spec.hop_length] for x in clips]
-    state, config = prune_decoder(model, [int(w) for w in a.widths.split(",")], clips)
-    pruned = build_model(spec, config)
-    pruned.load_state_dict(state, strict=True)
-    save_weights(pruned.state_dict(), {"codec": a.codec, "model": pruned.config}, a.output,
-                 pruned_from=str(a.weights), widths=a.widths)
-    print(f"wrote {a.output}: decoder {model.decoder.widths} -> {pruned.decoder.widths}, "
-          f"{sum(p.numel() for p in pruned.parameters()):,} parameters")
+    with one_line_errors():
+        widths = parse_widths(a.widths)
+        spec, model = load_trained(a.weights, a.codec, a.output)
+        train = load_split(a.manifest, "train", spec.sample_rate)
+        picked = train[:: max(1, len(train) // a.files)][: a.files]  # spread over sources and speakers
+        clips = [torch.from_numpy(u.audio[: 4 * spec.sample_rate]).view(1, 1, -1) for u in picked]
+        clips = [x[..., : x.shape[-1] // spec.hop_length * spec.hop_length] for x in clips]
+        state, config = prune_decoder(model, widths, clips)
+        save_resized(model, state, config, spec, a.output, pruned_from=str(a.weights), widths=a.widths)
 
 
 if __name__ == "__main__":

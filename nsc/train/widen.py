@@ -28,9 +28,8 @@ import torch
 from torch import Tensor
 
 from ..codec import build_model
-from ..models.blocks import MSRCAM, CausalConvTranspose1d, ConvDecoder, decoder_widths
-from ..registry import get_spec
-from ..weights import load_weights, save_weights
+from ..models.blocks import MSRCAM, decoder_widths
+from .resize import decoder_stages, load_trained, one_line_errors, parse_widths, save_resized
 
 __all__ = ["widen_decoder"]
 
@@ -61,11 +60,6 @@ def _place(new: Tensor, old: Tensor, rows: Tensor, cols: Tensor | None) -> Tenso
     return out
 
 
-def _stages(decoder: ConvDecoder) -> list[tuple[int, int]]:
-    """(transposed conv index, block index) in ``decoder.net`` per upsampling stage."""
-    return [(i, i + 1) for i, m in enumerate(decoder.net) if isinstance(m, CausalConvTranspose1d)]
-
-
 def widen_decoder(model, spec, widths: list[int], seed: int = 0) -> tuple[dict[str, Tensor], dict]:
     """Widen a trained MSR-CAM decoder to per-stage ``widths``; returns (state_dict, model config).
 
@@ -91,7 +85,7 @@ def widen_decoder(model, spec, widths: list[int], seed: int = 0) -> tuple[dict[s
     widths = decoder_widths(list(widths), len(old) - 1)
     if widths[0] != old[0] or any(w < o for w, o in zip(widths, old)):
         raise ValueError(f"widths {widths} must keep the bottleneck ({old[0]}) and not narrow {old}")
-    stages = _stages(dec)
+    stages = decoder_stages(dec)
     if not all(isinstance(dec.net[b], MSRCAM) for _, b in stages):
         raise ValueError("only MSR-CAM decoders can be widened")
     config = {**model.config, "decoder_channels": widths}
@@ -136,19 +130,10 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", type=Path, required=True)
     a = p.parse_args()
-    if a.output.exists():
-        raise SystemExit(f"error: {a.output} exists; not overwriting it")
-    spec = get_spec(a.codec)
-    src_state, src_config = load_weights(a.weights, verify=False)
-    model = build_model(spec, src_config.get("model", {}))
-    model.load_state_dict(src_state)
-    state, config = widen_decoder(model, spec, [int(w) for w in a.widths.split(",")], a.seed)
-    wide = build_model(spec, config)
-    wide.load_state_dict(state, strict=True)
-    save_weights(wide.state_dict(), {"codec": a.codec, "model": wide.config}, a.output,
-                 widened_from=str(a.weights), widths=a.widths)
-    print(f"wrote {a.output}: decoder {model.decoder.widths} -> {wide.decoder.widths}, "
-          f"{sum(p.numel() for p in wide.parameters()):,} parameters")
+    with one_line_errors():
+        spec, model = load_trained(a.weights, a.codec, a.output)
+        state, config = widen_decoder(model, spec, parse_widths(a.widths), a.seed)
+        save_resized(model, state, config, spec, a.output, widened_from=str(a.weights), widths=a.widths)
 
 
 if __name__ == "__main__":
