@@ -101,7 +101,7 @@ def table(summary: dict, runs: Path) -> str:
     n_files = summary["summary"][0]["n_files"] if summary["summary"] else 0
     lines.append("")
     lines.append(f"Valid split ({n_files} files, held-out speakers), one `nsc eval` run. Every arm: the packaged "
-                 "mscacodec-wb encoder/decoder (MSR-CAM + TCGRU), a fresh quantizer, the same seed, data and "
+                 "mscacodec-wb encoder/decoder of the time (MSR-CAM + TCGRU), a fresh quantizer, the same seed, data and "
                  "steps (recipes in `nsc/train/recipes/ablation/`).")
     return "\n".join(lines)
 
