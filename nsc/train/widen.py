@@ -89,8 +89,9 @@ def widen_decoder(model, spec, widths: list[int], seed: int = 0) -> tuple[dict[s
     if not all(isinstance(dec.net[b], MSRCAM) for _, b in stages):
         raise ValueError("only MSR-CAM decoders can be widened")
     config = {**model.config, "decoder_channels": widths}
-    torch.manual_seed(seed)
-    wide = build_model(spec, config)
+    with torch.random.fork_rng():  # the caller's random state is left as it was
+        torch.manual_seed(seed)
+        wide = build_model(spec, config)
     state = wide.state_dict()
     src = model.state_dict()
     for k, v in src.items():  # encoder, quantizer, bottleneck, and every tensor whose shape holds
