@@ -154,10 +154,15 @@ class MSRCAM(nn.Module):
         "local_ctx.0": ("hl", "m"), "local_ctx.2": ("m", "hl"), "local_ctx.3": ("m",),
     }
 
+    @staticmethod
+    def hidden_width(channels: int, reduction: int = 4) -> int:
+        """The channel attention's hidden width (the ``hg``, ``hl`` spaces) for a block of ``channels``."""
+        return max(1, channels // reduction)
+
     def __init__(self, channels: int, reduction: int = 4, context: int = 64) -> None:
         super().__init__()
         c = channels
-        hidden = max(1, c // reduction)
+        hidden = self.hidden_width(c, reduction)
         self.conv_s1 = CausalConv1d(c, c, 3)
         self.conv_s2 = CausalConv1d(c, c, 5)
         self.conv_p1 = CausalConv1d(2 * c, 2 * c, 3)

@@ -122,13 +122,13 @@ def prune_decoder(model, widths: list[int], audio: list[Tensor]) -> tuple[dict[s
         keep_prev = keep
         if c_new == c:
             continue
-        # MSR-CAM internals (eq. 1-10): S1, S2 [c]; P1, P2 [2c]; attention hidden [c // 4]
+        # MSR-CAM internals (eq. 1-10): S1, S2 [c]; P1, P2 [2c]; attention hidden [MSRCAM.hidden_width(c)]
         p1w, p2w, fw = blk.conv_p1.weight, blk.conv_p2.weight, blk.fuse.weight
         k_s1 = _top(rms[f"{si}.conv_s1"] * (col_norm(p1w, slice(0, c)) + col_norm(p2w, slice(c, 2 * c))), c_new)
         k_s2 = _top(rms[f"{si}.conv_s2"] * (col_norm(p1w, slice(c, 2 * c)) + col_norm(p2w, slice(0, c))), c_new)
         k_p1 = _top(rms[f"{si}.conv_p1"] * col_norm(fw, slice(0, 2 * c)), 2 * c_new)
         k_p2 = _top(rms[f"{si}.conv_p2"] * col_norm(fw, slice(2 * c, 4 * c)), 2 * c_new)
-        h_new = max(1, c_new // 4)  # MSRCAM's attention width for c_new channels
+        h_new = MSRCAM.hidden_width(c_new)
         k_g = _top(rms[f"{si}.g"] * col_norm(blk.global_ctx[2].weight, slice(None)), h_new)
         k_l = _top(rms[f"{si}.l"] * col_norm(blk.local_ctx[2].weight, slice(None)), h_new)
         bp = f"{prefix}{b}."

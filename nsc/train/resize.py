@@ -31,7 +31,7 @@ def load_trained(weights: Path, codec: str, output: Path):
 
     Raises:
         SystemExit: ``output`` exists (it is never overwritten).
-        KeyError: unknown codec; errors of :func:`nsc.weights.load_weights` for bad weights.
+        UnknownCodecError: unknown codec; WeightsError: missing or unreadable weights.
     """
     if output.exists():
         raise SystemExit(f"error: {output} exists; not overwriting it")

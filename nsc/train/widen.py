@@ -33,6 +33,7 @@ from .resize import decoder_stages, load_trained, one_line_errors, parse_widths,
 
 __all__ = ["widen_decoder"]
 
+
 def _positions(space: str, c: int, c_new: int) -> Tensor:
     """Where the old block's channels of ``space`` (:attr:`MSRCAM.CHANNEL_SPACES`) sit in the wider one.
 
@@ -40,7 +41,7 @@ def _positions(space: str, c: int, c_new: int) -> Tensor:
     """
     a = torch.arange
     one = {"m": a(c), "s1": a(c), "s2": a(c), "p1": a(2 * c), "p2": a(2 * c),
-           "hg": a(max(1, c // 4)), "hl": a(max(1, c // 4))}
+           "hg": a(MSRCAM.hidden_width(c)), "hl": a(MSRCAM.hidden_width(c))}
     if space in one:
         return one[space]
     half, half_new = (c, c_new) if space in ("s1s2", "s2s1") else (2 * c, 2 * c_new)  # or p1p2
