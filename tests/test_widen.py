@@ -84,23 +84,37 @@ def _run_widen(*args: str):
     return subprocess.run([sys.executable, "-m", "nsc.train.widen", *args], capture_output=True, text=True)
 
 
+def _packaged_widths() -> list[int]:
+    from nsc.weights import load_weights, weights_path
+
+    return load_weights(weights_path("mscacodec-nb.safetensors"), verify=False)[1]["model"]["decoder_channels"]
+
+
+def _as_arg(widths: list) -> str:
+    return ",".join(str(w) for w in widths)
+
+
 def test_command_writes_the_wider_weights(tmp_path):
     from nsc.weights import load_weights, weights_path
 
+    widths = _packaged_widths()
+    widths[2] += 16  # the 1 kHz stage
     out = tmp_path / "wide.safetensors"
-    r = _run_widen(str(weights_path("mscacodec-nb.safetensors")), "mscacodec-nb", "--widths", "192,96,64,16,8", "-o", str(out))
+    r = _run_widen(str(weights_path("mscacodec-nb.safetensors")), "mscacodec-nb", "--widths", _as_arg(widths), "-o", str(out))
     assert r.returncode == 0, r.stderr
     state, config = load_weights(out, verify=False)
-    assert config["model"]["decoder_channels"] == [192, 96, 64, 16, 8]
-    assert state["decoder.net.7.conv_s1.weight"].shape[0] == 64  # the 1 kHz stage's MSR-CAM
+    assert config["model"]["decoder_channels"] == widths
+    assert state["decoder.net.7.conv_s1.weight"].shape[0] == widths[2]  # the 1 kHz stage's MSR-CAM
 
 
-@pytest.mark.parametrize("widths", ["192,96,32,16,8", "192,96,a,16,8"])
-def test_command_bad_widths_one_line_error_and_nothing_written(tmp_path, widths):
+@pytest.mark.parametrize("stage_width", ["narrower", "a"])
+def test_command_bad_widths_one_line_error_and_nothing_written(tmp_path, stage_width):
     from nsc.weights import weights_path
 
+    widths: list = _packaged_widths()
+    widths[2] = widths[2] - 16 if stage_width == "narrower" else stage_width
     out = tmp_path / "wide.safetensors"
-    r = _run_widen(str(weights_path("mscacodec-nb.safetensors")), "mscacodec-nb", "--widths", widths, "-o", str(out))
+    r = _run_widen(str(weights_path("mscacodec-nb.safetensors")), "mscacodec-nb", "--widths", _as_arg(widths), "-o", str(out))
     assert r.returncode == 1
     assert r.stderr.startswith("error: ") and "Traceback" not in r.stderr
     assert not out.exists()
@@ -109,8 +123,10 @@ def test_command_bad_widths_one_line_error_and_nothing_written(tmp_path, widths)
 def test_command_refuses_to_overwrite(tmp_path):
     from nsc.weights import weights_path
 
+    widths = _packaged_widths()
+    widths[2] += 16
     out = tmp_path / "wide.safetensors"
     out.write_bytes(b"keep me")
-    r = _run_widen(str(weights_path("mscacodec-nb.safetensors")), "mscacodec-nb", "--widths", "192,96,64,16,8", "-o", str(out))
+    r = _run_widen(str(weights_path("mscacodec-nb.safetensors")), "mscacodec-nb", "--widths", _as_arg(widths), "-o", str(out))
     assert r.returncode == 1 and "exists" in r.stderr
     assert out.read_bytes() == b"keep me"
