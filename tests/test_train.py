@@ -227,6 +227,18 @@ def test_model_card_compares_at_its_rate_and_reports_codebook_usage(tmp_path, mo
     assert card.splitlines()[2].startswith(get_spec_summary("srcodec-16k"))
 
 
+def test_model_card_speed_says_when_the_log_lost_the_early_losses():
+    """A lineage log keeps the early runs' validation points only: the median speed names its first step."""
+    from nsc.train.export import _speed_note
+
+    early = [{"step": 400, "valid": {"pesq@3": 1.3}}, {"step": 33554, "valid": {"pesq@3": 1.8}}]
+    late = [{"step": s, "minutes": s / 60, "steps_per_s": r} for s, r in ((33604, 0.5), (33654, 0.6), (33704, 0.7))]
+    assert _speed_note(early + late, 40000) == " Median 0.60 training steps/s (logged from step 33604)."
+    whole = [{"step": 50, "minutes": 1.0, "steps_per_s": 1.5}, {"step": 400, "valid": {"pesq@3": 1.3}}]
+    assert _speed_note(whole, 40000) == " Median 1.50 training steps/s."
+    assert _speed_note(early, 40000) == ""
+
+
 def get_spec_summary(name: str) -> str:
     from nsc.registry import get_spec
 

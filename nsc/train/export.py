@@ -134,9 +134,18 @@ CODE_LAYOUT = {
 
 
 def _speed_note(records: list[dict], upto_step: float) -> str:
-    """' Median N steps/s.' from a training log's loss records, or '' when none give a speed."""
-    rates = sorted(r["steps_per_s"] for r in loss_records(records, upto_step) if "steps_per_s" in r)
-    return f" Median {rates[len(rates) // 2]:.2f} training steps/s." if rates else ""
+    """' Median N steps/s.' from a training log's loss records, or '' when none give a speed.
+
+    A lineage log whose loss records start later than its validation points (the earlier
+    runs' losses are lost, ``benchmarks/results/training-logs/``) says from which step.
+    """
+    losses = [r for r in loss_records(records, upto_step) if "steps_per_s" in r]
+    if not losses:
+        return ""
+    rates = sorted(r["steps_per_s"] for r in losses)
+    first_valid = min((r["step"] for r in valid_points(records, upto_step)), default=losses[0]["step"])
+    since = f" (logged from step {losses[0]['step']})" if losses[0]["step"] > max(first_valid, 50) + 1000 else ""
+    return f" Median {rates[len(rates) // 2]:.2f} training steps/s{since}."
 
 
 def _presets_line(spec, shipped: str) -> str:
