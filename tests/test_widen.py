@@ -84,10 +84,13 @@ def _run_widen(*args: str):
     return subprocess.run([sys.executable, "-m", "nsc.train.widen", *args], capture_output=True, text=True)
 
 
-def _packaged_widths() -> list[int]:
+def _packaged_widths(grow_1khz: int = 0) -> list[int]:
+    """The packaged mscacodec-nb's decoder widths, its 1 kHz stage grown by ``grow_1khz`` channels."""
     from nsc.weights import load_weights, weights_path
 
-    return load_weights(weights_path("mscacodec-nb.safetensors"), verify=False)[1]["model"]["decoder_channels"]
+    widths = load_weights(weights_path("mscacodec-nb.safetensors"), verify=False)[1]["model"]["decoder_channels"]
+    widths[2] += grow_1khz
+    return widths
 
 
 def _as_arg(widths: list) -> str:
@@ -97,8 +100,7 @@ def _as_arg(widths: list) -> str:
 def test_command_writes_the_wider_weights(tmp_path):
     from nsc.weights import load_weights, weights_path
 
-    widths = _packaged_widths()
-    widths[2] += 16  # the 1 kHz stage
+    widths = _packaged_widths(grow_1khz=16)
     out = tmp_path / "wide.safetensors"
     r = _run_widen(str(weights_path("mscacodec-nb.safetensors")), "mscacodec-nb", "--widths", _as_arg(widths), "-o", str(out))
     assert r.returncode == 0, r.stderr
@@ -111,8 +113,9 @@ def test_command_writes_the_wider_weights(tmp_path):
 def test_command_bad_widths_one_line_error_and_nothing_written(tmp_path, stage_width):
     from nsc.weights import weights_path
 
-    widths: list = _packaged_widths()
-    widths[2] = widths[2] - 16 if stage_width == "narrower" else stage_width
+    widths: list = _packaged_widths(grow_1khz=-16)
+    if stage_width != "narrower":
+        widths[2] = stage_width
     out = tmp_path / "wide.safetensors"
     r = _run_widen(str(weights_path("mscacodec-nb.safetensors")), "mscacodec-nb", "--widths", _as_arg(widths), "-o", str(out))
     assert r.returncode == 1
@@ -123,8 +126,7 @@ def test_command_bad_widths_one_line_error_and_nothing_written(tmp_path, stage_w
 def test_command_refuses_to_overwrite(tmp_path):
     from nsc.weights import weights_path
 
-    widths = _packaged_widths()
-    widths[2] += 16
+    widths = _packaged_widths(grow_1khz=16)
     out = tmp_path / "wide.safetensors"
     out.write_bytes(b"keep me")
     r = _run_widen(str(weights_path("mscacodec-nb.safetensors")), "mscacodec-nb", "--widths", _as_arg(widths), "-o", str(out))

@@ -144,7 +144,7 @@ def _speed_note(records: list[dict], upto_step: float) -> str:
         return ""
     rates = sorted(r["steps_per_s"] for r in losses)
     first_valid = min((r["step"] for r in valid_points(records, upto_step)), default=losses[0]["step"])
-    since = f" (logged from step {losses[0]['step']})" if losses[0]["step"] > max(first_valid, 50) + 1000 else ""
+    since = f" (logged from step {losses[0]['step']})" if losses[0]["step"] > first_valid else ""
     return f" Median {rates[len(rates) // 2]:.2f} training steps/s{since}."
 
 
