@@ -3,6 +3,7 @@
     python benchmarks/training_curves.py [--runs runs] [--codecs mscacodec-nb,mscacodec-wb]
         [--eval benchmarks/results/eval-valid/summary.json] [--out benchmarks/results/training-curves]
         [--trial CODEC=RUNDIR@FROM_STEP:LABEL ...]
+    python benchmarks/training_curves.py --lineage benchmarks/results/training-logs   (-> results/training-lineage)
 
 For each codec, one row of three panels against hours trained (summed over
 resumed launches): the training mel loss, and PESQ and STOI of the
@@ -18,6 +19,11 @@ at the first headline codebook count, its hours added to the main run's hours
 at FROM_STEP, so both read as CPU-hours spent on the codec. A trial whose log
 restarts at step 0 (``run.init_from``) is shifted by FROM_STEP; one resumed
 from a copied checkpoint keeps its own steps.
+
+``--lineage DIR`` reads ``DIR/<codec>.jsonl`` instead of ``RUNS/<codec>/log.jsonl``:
+the committed lineage of the shipped weights (``benchmarks/results/training-logs``),
+whose early runs kept only their validation points. Their wall-clock time is
+lost, so that plot is drawn against training steps, not hours.
 """
 
 from __future__ import annotations
@@ -96,13 +102,13 @@ def _smooth(values: list[float], width: int = 9) -> list[float]:
     return out
 
 
-def _table(s: dict) -> list[str]:
-    head = ["step", "hours"] + [f"{m}@{n}" for m in ("pesq", "stoi") for n in s["counts"]]
+def _table(s: dict, hours: bool = True) -> list[str]:
+    head = ["step"] + (["hours"] if hours else []) + [f"{m}@{n}" for m in ("pesq", "stoi") for n in s["counts"]]
     has_mels = any(s["mels"])
     head += ["mel loss at 1, 2, ... codebooks"] if has_mels else []
     md = ["| " + " | ".join(head) + " |\n|" + "---|" * len(head)]
     for i, step in enumerate(s["steps"]):
-        cells = [str(step), f"{s['valid_h'][i]:.2f}"]
+        cells = [str(step)] + ([f"{s['valid_h'][i]:.2f}"] if hours else [])
         cells += [f"{s[m][n][i]:.3f}" for m in ("pesq", "stoi") for n in s["counts"]]
         if has_mels:
             cells.append(" / ".join(f"{v:.2f}" for _, v in s["mels"][i]) or "–")
@@ -111,29 +117,35 @@ def _table(s: dict) -> list[str]:
 
 
 def plot(codecs: list[str], runs: Path, summary: dict | None, out: Path,
-         trials: list[tuple[str, Path, int, str]] = ()) -> tuple[Path, Path]:
+         trials: list[tuple[str, Path, int, str]] = (), lineage: Path | None = None) -> tuple[Path, Path]:
     """Write ``out.png`` and ``out.md``; returns their paths.
 
     ``trials``: (codec, run dir, from step, label) side runs, see the module docstring.
+    ``lineage``: read ``lineage/<codec>.jsonl`` instead of ``runs/<codec>/log.jsonl`` and draw
+    against steps (the lineage's early runs kept no wall-clock time).
 
     Raises:
-        FileNotFoundError: a codec has no ``runs/<codec>/log.jsonl``, or a trial's run dir no log.
+        FileNotFoundError: a codec has no log, or a trial's run dir no log.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
-    from nsc.train.curves import read_log, valid_subset
+    from nsc.train.curves import loss_records, read_log, valid_subset
 
     fig, axes = plt.subplots(len(codecs), 3, figsize=(13, 3.4 * len(codecs)), squeeze=False)
     md = []
     for row, codec in zip(axes, codecs):
-        log = runs / codec / "log.jsonl"
+        log = lineage / f"{codec}.jsonl" if lineage else runs / codec / "log.jsonl"
         if not log.exists():
             raise FileNotFoundError(f"{log} not found")
         main = read_log(log)
         s = _series(main)
+        if lineage:  # x axis: steps
+            s["loss_h"] = [r["step"] for r in loss_records(main)]
+            s["valid_h"] = list(s["steps"])
         subset = valid_subset(main)  # e.g. "first 8 s of 8 files"; "" for logs that do not say
         refs = _references(summary, codec)
         mine = []
@@ -164,10 +176,12 @@ def plot(codecs: list[str], runs: Path, summary: dict | None, out: Path,
             ax.set_title(f"{codec}: {metric.upper()}{mode}")
             ax.legend(fontsize=7, loc="lower right")
         for ax in row:
-            ax.set_xlabel("hours trained (1 CPU thread)")
+            ax.set_xlabel("training step" if lineage else "hours trained (1 CPU thread)")
+            if lineage:
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k"))
             ax.grid(alpha=0.3)
         md.append(f"### {codec}\n")
-        md += _table(s)
+        md += _table(s, hours=not lineage)
         for label, from_step, t in mine:
             md.append(f"\n**Trial: {label}** (from step {from_step}; hours include the main run's up to there)\n")
             md += _table(t)
@@ -180,7 +194,10 @@ def plot(codecs: list[str], runs: Path, summary: dict | None, out: Path,
     png, text = out.with_suffix(".png"), out.with_suffix(".md")
     fig.savefig(png, dpi=110)
     plt.close(fig)
-    text.write_text("# Training curves\n\nGenerated by `benchmarks/training_curves.py`.\n\n" + "\n".join(md))
+    source = (f"`benchmarks/training_curves.py --lineage {lineage.name}`: the lineage of the shipped weights, "
+              "against training steps (the early runs' wall-clock time is lost; the model cards give the hours)"
+              if lineage else "`benchmarks/training_curves.py`")
+    text.write_text(f"# Training curves\n\nGenerated by {source}.\n\n" + "\n".join(md))
     return png, text
 
 
@@ -189,7 +206,10 @@ def main() -> None:
     p.add_argument("--runs", type=Path, default=ROOT / "runs")
     p.add_argument("--codecs", default="mscacodec-nb,mscacodec-wb")
     p.add_argument("--eval", type=Path, default=ROOT / "benchmarks" / "results" / "eval-valid" / "summary.json")
-    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "training-curves")
+    p.add_argument("--out", type=Path, help="output stem (default: benchmarks/results/training-curves, "
+                   "or training-lineage with --lineage)")
+    p.add_argument("--lineage", type=Path, metavar="DIR",
+                   help="read DIR/<codec>.jsonl (the shipped weights' lineage) and draw against steps")
     p.add_argument("--trial", action="append", default=[], metavar="CODEC=RUNDIR@FROM_STEP:LABEL",
                    help="a side run drawn against the codec's main run (repeatable)")
     a = p.parse_args()
@@ -198,7 +218,8 @@ def main() -> None:
     except ValueError as e:
         p.error(str(e))
     summary = json.loads(a.eval.read_text()) if a.eval.exists() else None
-    for path in plot([c.strip() for c in a.codecs.split(",") if c.strip()], a.runs, summary, a.out, trials):
+    a.out = a.out or ROOT / "benchmarks" / "results" / ("training-lineage" if a.lineage else "training-curves")
+    for path in plot([c.strip() for c in a.codecs.split(",") if c.strip()], a.runs, summary, a.out, trials, a.lineage):
         print(path)
 
 

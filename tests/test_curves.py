@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from nsc.train.curves import (codebook_mels, first_metric, hours_trained, loss_records, read_log, valid_points,
-                              valid_subset)
+from nsc.train.curves import (append_run, codebook_mels, first_metric, hours_trained, loss_records, read_log,
+                              valid_points, valid_subset)
 
 REPO = Path(__file__).parents[1]
 
@@ -34,6 +34,22 @@ def test_hours_sum_over_launches_and_stop_at_a_step(tmp_path):
     recs = read_log(_log(tmp_path))
     assert hours_trained(recs) == pytest.approx((3.0 + 2.5) / 60)
     assert hours_trained(recs, upto_step=50) == pytest.approx(2.0 / 60)
+
+
+def test_a_fine_tune_appended_to_a_lineage_counts_on_from_its_recorded_hours(tmp_path):
+    lineage = tmp_path / "lineage.jsonl"
+    lineage.write_text(json.dumps({"step": 1000, "valid": {"pesq@3": 1.5}, "hours": 4.0}) + "\n")
+    assert append_run(lineage, _log(tmp_path), from_step=1000) == 7
+    recs = read_log(lineage)
+    assert [r["step"] for r in recs] == [1000, 1025, 1050, 1050, 1075, 1075, 1100, 1100]
+    assert hours_trained(recs, upto_step=1000) == pytest.approx(4.0)
+    assert hours_trained(recs) == pytest.approx(4.0 + (3.0 + 2.5) / 60)  # two launches on top of the base
+    assert [p["step"] for p in valid_points(recs)] == [1000, 1050, 1100]
+    with pytest.raises(FileNotFoundError):
+        append_run(lineage, tmp_path / "missing.jsonl", 0)
+    with pytest.raises(ValueError, match=">= 0"):
+        append_run(lineage, _log(tmp_path), -1)
+    assert len(read_log(lineage)) == 8  # failed appends wrote nothing
 
 
 def test_repeated_steps_keep_the_later_record(tmp_path):
@@ -109,3 +125,19 @@ def test_training_curves_trial_is_shifted_onto_the_main_run(tmp_path):
     assert "| 80 | 0.13 | 1.700 | 0.810 |" in text
     with pytest.raises(ValueError, match="CODEC=RUNDIR@FROM_STEP:LABEL"):
         training_curves.parse_trial("mscacodec-nb=runs/x:label")
+
+
+def test_training_curves_lineage_is_drawn_against_steps(tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import training_curves
+
+    lineage = tmp_path / "training-logs"
+    lineage.mkdir()
+    _log(tmp_path).rename(lineage / "mscacodec-nb.jsonl")
+    png, md = training_curves.plot(["mscacodec-nb"], tmp_path / "no-runs", None, tmp_path / "lineage", lineage=lineage)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = md.read_text()
+    assert "| step | pesq@3 | pesq@6 |" in text and "| 50 | 1.100 | 1.200 |" in text  # no hours column
+    assert "--lineage training-logs" in text
+    with pytest.raises(FileNotFoundError, match="mscacodec-wb.jsonl"):
+        training_curves.plot(["mscacodec-wb"], tmp_path, None, tmp_path / "x", lineage=lineage)

@@ -11,6 +11,11 @@
   seconds of the first ``files`` valid files); logs written before those two
   keys existed lack them.
 
+A lineage log (``benchmarks/results/training-logs/``: the history of shipped
+weights, runs appended with ``append_run``) may also carry ``"hours"`` in a
+validation record: the wall-clock hours trained up to that step, for runs whose
+loss records are lost. ``hours_trained`` counts on from the latest such record.
+
 A resumed run may repeat steps (a checkpoint is older than the last log line);
 the later record wins. Model cards, the quantizer ablation and the training
 curve plots all read logs through here.
@@ -22,7 +27,8 @@ import json
 import math
 from pathlib import Path
 
-__all__ = ["read_log", "loss_records", "valid_points", "valid_subset", "hours_trained", "codebook_mels", "first_metric"]
+__all__ = ["read_log", "loss_records", "valid_points", "valid_subset", "hours_trained", "codebook_mels", "first_metric",
+           "append_run"]
 
 
 def read_log(path: str | Path) -> list[dict]:
@@ -87,11 +93,17 @@ def hours_trained(records: list[dict], upto_step: float = math.inf) -> float:
     """Wall-clock hours of training up to ``upto_step``, summed over launches.
 
     Each launch's ``minutes`` counts from 0, so a drop in ``minutes`` between
-    consecutive loss records (file order) starts a new launch.
+    consecutive loss records (file order) starts a new launch. A record with
+    ``"hours"`` at a step up to ``upto_step`` (a lineage's earlier runs) is the
+    count at its step: only later loss records add to it.
     """
-    total, last = 0.0, 0.0
+    base_step, base = -math.inf, 0.0
     for r in records:
-        if "minutes" not in r or r["step"] > upto_step:
+        if "hours" in r and base_step <= r["step"] <= upto_step:
+            base_step, base = r["step"], float(r["hours"])
+    total, last = base * 60.0, 0.0
+    for r in records:
+        if "minutes" not in r or r["step"] > upto_step or r["step"] <= base_step:
             continue
         if r["minutes"] < last:
             total += last
@@ -108,3 +120,28 @@ def first_metric(valid: dict, name: str) -> float:
     """The value of ``name@N`` for the smallest logged N (e.g. ``pesq@3`` of ``{pesq@3, pesq@6}``); NaN if absent."""
     keys = sorted((int(k.split("@")[1]), k) for k in valid if k.startswith(name + "@"))
     return float(valid[keys[0][1]]) if keys else math.nan
+
+
+def append_run(lineage: str | Path, run_log: str | Path, from_step: int) -> int:
+    """Append a fine-tune's ``log.jsonl`` to a lineage log, its steps shifted by ``from_step``.
+
+    ``from_step`` is the step of the weights the run started from (``run.init_from``
+    restarts at step 0). Records are appended in file order, so the run's launches
+    stay countable by ``hours_trained``. Returns the number of records appended.
+
+    Raises:
+        FileNotFoundError: ``run_log`` does not exist.
+        ValueError: ``run_log`` is not a training log, or ``from_step`` is negative.
+    """
+    run_log = Path(run_log)
+    if not run_log.exists():
+        raise FileNotFoundError(f"{run_log} not found")
+    if from_step < 0:
+        raise ValueError(f"from_step must be >= 0, got {from_step}")
+    records = read_log(run_log)
+    if any("step" not in r for r in records):
+        raise ValueError(f"{run_log}: a record has no step; not a training log")
+    with open(lineage, "a") as f:
+        for r in records:
+            f.write(json.dumps({**r, "step": int(r["step"]) + from_step}) + "\n")
+    return len(records)

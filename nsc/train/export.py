@@ -1,6 +1,7 @@
 """Ship trained generator weights inside the package, pinned by SHA-256, with a model card.
 
-``python -m nsc.train.export WEIGHTS CODEC [--eval summary.json] [--hardware TEXT] [--hours H] [--card-only]``
+``python -m nsc.train.export WEIGHTS CODEC [--eval summary.json] [--hardware TEXT] [--hours H] [--card-only]
+[--log LINEAGE.jsonl [--append-run RUN/log.jsonl]]``
 
 * re-saves ``WEIGHTS`` (a ``best.safetensors``/``last.safetensors`` or the
   generator of a ``last.ckpt`` written by ``nsc train``) as float16 ``nsc/weights/<codec>.safetensors`` with its config;
@@ -10,6 +11,10 @@
   The card's first paragraph is the summary ``nsc models`` shows.
   ``--card-only`` rewrites the card of the packaged weights (new evaluation
   figures) without writing a new weights blob.
+* ``--append-run`` first appends a fine-tune's ``log.jsonl`` to the lineage log
+  given as ``--log`` (``benchmarks/results/training-logs/<codec>.jsonl``), its
+  steps shifted by the packaged weights' step (the step it started from), so the
+  card's hours and curves cover the whole lineage without ``--hours``.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from safetensors import safe_open
 from ..codec import build_model
 from ..registry import get_spec
 from ..weights import MANIFEST, WEIGHTS_DIR, load_weights, read_manifest, save_weights
-from .curves import codebook_mels, hours_trained, loss_records, read_log, valid_points, valid_subset
+from .curves import append_run, codebook_mels, hours_trained, loss_records, read_log, valid_points, valid_subset
 
 __all__ = ["export_weights", "write_model_card"]
 
@@ -263,9 +268,20 @@ def main() -> None:
     p.add_argument("--hours", type=float, help="hours trained (default: summed over the launches in --log)")
     p.add_argument("--recipe-note", default="")
     p.add_argument("--log", type=Path, help="the run's log.jsonl")
+    p.add_argument("--append-run", type=Path, metavar="RUN_LOG",
+                   help="append this fine-tune's log.jsonl to the --log lineage first, steps shifted by the "
+                        "packaged weights' step")
     p.add_argument("--card-only", action="store_true",
                    help="rewrite only the model card of the packaged weights (WEIGHTS is ignored; no new blob in git)")
     a = p.parse_args()
+    if a.append_run:
+        if not a.log:
+            p.error("--append-run needs --log (the lineage to append to)")
+        try:
+            n = append_run(a.log, a.append_run, int(packaged_meta(a.codec).get("step", 0)))
+        except (OSError, ValueError) as e:
+            p.error(str(e))
+        print(f"{a.log}: appended {n} records of {a.append_run}")
     if a.card_only:
         meta = packaged_meta(a.codec)
     else:
