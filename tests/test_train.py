@@ -221,8 +221,9 @@ def test_model_card_compares_at_its_rate_and_reports_codebook_usage(tmp_path, mo
     assert "quantizer dropout" not in card  # one bitrate only
     assert "no postfilter by default" in card and "the evaluation below decoded" not in card  # its notes do not say
     summary["notes"] = ["srcodec-16k: decoded without the postfilter"]
-    card = export.write_model_card("srcodec-16k", meta, summary, "1 CPU thread", 1.5, "as is", log_path=log).read_text()
+    card = export.write_model_card("srcodec-16k", meta, summary, "1 CPU thread", 1.5, "as is.", log_path=log).read_text()
     assert "the evaluation below decoded without it" in card
+    assert "- Recipe `nsc/train/recipes/srcodec-16k.toml` as is.\n" in card  # a copied note's full stop not doubled
     assert "`cpu` 2.13 M parameters (sized for 2 CPU cores; these weights" in card and "`paper` " in card
     assert card.splitlines()[2].startswith(get_spec_summary("srcodec-16k"))
 

@@ -186,8 +186,11 @@ def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware
     """Write ``nsc/weights/<codec>.md``; returns its path.
 
     ``hours`` None means the hours counted in ``log_path`` up to the shipped step
-    (summed over resumed launches; 0 without a log).
+    (summed over resumed launches; 0 without a log). ``recipe_note`` continues the
+    card's "Recipe" sentence; its own closing full stops are dropped (the card adds one),
+    so a note copied from an earlier card can be given back as it is.
     """
+    recipe_note = recipe_note.rstrip().rstrip(".")
     spec = get_spec(codec)
     cfg = meta["config"]
     quantizer = type(build_model(spec, cfg).quantizer).__name__
