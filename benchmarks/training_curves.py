@@ -36,16 +36,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _series(records: list[dict]) -> dict:
+def _series(records: list[dict], by_step: bool = False) -> dict:
+    """Curves of one log; ``loss_h`` and ``valid_h`` are the x values: hours trained, or steps if ``by_step``."""
     from nsc.train.curves import codebook_mels, hours_trained, loss_records, valid_points
 
+    x = (lambda step: step) if by_step else (lambda step: hours_trained(records, step))
     losses = loss_records(records)
     valid = valid_points(records)
     counts = sorted({int(k.split("@")[1]) for p in valid for k in p["valid"] if k.startswith("pesq@")})
     return {
-        "loss_h": [hours_trained(records, r["step"]) for r in losses],
+        "loss_h": [x(r["step"]) for r in losses],
         "mel": [r.get("mel", math.nan) for r in losses],
-        "valid_h": [hours_trained(records, p["step"]) for p in valid],
+        "valid_h": [x(p["step"]) for p in valid],
         "steps": [p["step"] for p in valid],
         "counts": counts,
         "pesq": {n: [p["valid"].get(f"pesq@{n}", math.nan) for p in valid] for n in counts},
@@ -133,7 +135,7 @@ def plot(codecs: list[str], runs: Path, summary: dict | None, out: Path,
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
-    from nsc.train.curves import loss_records, read_log, valid_subset
+    from nsc.train.curves import read_log, valid_subset
 
     fig, axes = plt.subplots(len(codecs), 3, figsize=(13, 3.4 * len(codecs)), squeeze=False)
     md = []
@@ -142,10 +144,7 @@ def plot(codecs: list[str], runs: Path, summary: dict | None, out: Path,
         if not log.exists():
             raise FileNotFoundError(f"{log} not found")
         main = read_log(log)
-        s = _series(main)
-        if lineage:  # x axis: steps
-            s["loss_h"] = [r["step"] for r in loss_records(main)]
-            s["valid_h"] = list(s["steps"])
+        s = _series(main, by_step=lineage is not None)
         subset = valid_subset(main)  # e.g. "first 8 s of 8 files"; "" for logs that do not say
         refs = _references(summary, codec)
         mine = []

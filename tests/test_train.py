@@ -307,3 +307,22 @@ def test_periodicity_loss_ignores_silent_frames_and_rejects_bad_ranges():
         PeriodicityLoss(8000, f0_min=500.0, f0_max=400.0)
     with pytest.raises(ValueError, match="at least 400 samples"):
         loss(x[..., :300], x[..., :300])
+
+
+def test_export_append_run_checks_its_inputs_before_writing_anything(tmp_path):
+    """A bad --append-run stops the export before the weights or the lineage are touched."""
+    import subprocess
+    import sys
+
+    from nsc.weights import MANIFEST
+
+    lineage = tmp_path / "lineage.jsonl"
+    lineage.write_text('{"step": 1, "valid": {}}\n')
+    manifest = MANIFEST.read_bytes()
+    cmd = [sys.executable, "-m", "nsc.train.export", str(tmp_path / "w.safetensors"), "mscacodec-nb"]
+    for extra, message in ((["--append-run", str(tmp_path / "log.jsonl")], "needs --log"),
+                           (["--log", str(lineage), "--append-run", str(tmp_path / "log.jsonl")], "not found")):
+        r = subprocess.run(cmd + extra, capture_output=True, text=True)
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+    assert lineage.read_text() == '{"step": 1, "valid": {}}\n'
+    assert MANIFEST.read_bytes() == manifest

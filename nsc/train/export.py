@@ -11,7 +11,7 @@
   The card's first paragraph is the summary ``nsc models`` shows.
   ``--card-only`` rewrites the card of the packaged weights (new evaluation
   figures) without writing a new weights blob.
-* ``--append-run`` first appends a fine-tune's ``log.jsonl`` to the lineage log
+* ``--append-run`` appends a fine-tune's ``log.jsonl`` to the lineage log
   given as ``--log`` (``benchmarks/results/training-logs/<codec>.jsonl``), its
   steps shifted by the packaged weights' step (the step it started from), so the
   card's hours and curves cover the whole lineage without ``--hours``.
@@ -27,6 +27,7 @@ from pathlib import Path
 from safetensors import safe_open
 
 from ..codec import build_model
+from ..errors import NscError
 from ..registry import get_spec
 from ..weights import MANIFEST, WEIGHTS_DIR, load_weights, read_manifest, save_weights
 from .curves import append_run, codebook_mels, hours_trained, loss_records, read_log, valid_points, valid_subset
@@ -272,24 +273,32 @@ def main() -> None:
     p.add_argument("--recipe-note", default="")
     p.add_argument("--log", type=Path, help="the run's log.jsonl")
     p.add_argument("--append-run", type=Path, metavar="RUN_LOG",
-                   help="append this fine-tune's log.jsonl to the --log lineage first, steps shifted by the "
-                        "packaged weights' step")
+                   help="append this fine-tune's log.jsonl to the --log lineage before the card is written, "
+                        "steps shifted by the step of the weights packaged before this export")
     p.add_argument("--card-only", action="store_true",
                    help="rewrite only the model card of the packaged weights (WEIGHTS is ignored; no new blob in git)")
     a = p.parse_args()
-    if a.append_run:
+    from_step = None
+    if a.append_run:  # checked before anything is written: a failed run must not leave a half-extended lineage
         if not a.log:
             p.error("--append-run needs --log (the lineage to append to)")
+        if not a.append_run.exists():
+            p.error(f"{a.append_run} not found")
         try:
-            n = append_run(a.log, a.append_run, int(packaged_meta(a.codec).get("step", 0)))
-        except (OSError, ValueError) as e:
+            from_step = int(packaged_meta(a.codec).get("step", 0))  # before export replaces the packaged step
+        except NscError as e:
             p.error(str(e))
-        print(f"{a.log}: appended {n} records of {a.append_run}")
     if a.card_only:
         meta = packaged_meta(a.codec)
     else:
         dest, sha, meta = export_weights(a.weights, a.codec)
         print(f"{dest} sha256 {sha}")
+    if from_step is not None:  # after the weights are in: re-running a failed export cannot append twice
+        try:
+            n = append_run(a.log, a.append_run, from_step)
+        except (OSError, ValueError) as e:
+            p.error(str(e))
+        print(f"{a.log}: appended {n} records of {a.append_run}")
     summary = json.loads(a.eval.read_text()) if a.eval else None
     card = write_model_card(a.codec, meta, summary, a.hardware, a.hours, a.recipe_note, a.log)
     print(card)
