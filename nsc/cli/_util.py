@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -24,6 +25,10 @@ from ..errors import BitrateError, NscError, UnknownCodecError
 from ..engine import BatchReport, FileResult, Listener
 
 __all__ = [
+    "ForceOption",
+    "DeviceOption",
+    "BatchSizeOption",
+    "QuietOption",
     "EXIT_OK",
     "EXIT_FAILED",
     "EXIT_USAGE",
@@ -39,6 +44,15 @@ __all__ = [
     "run_cli",
     "flush_stdout",
 ]
+
+
+# Options shared by `nsc encode` and `nsc decode`, declared once.
+ForceOption = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing outputs.")]
+DeviceOption = Annotated[str, typer.Option("--device", metavar="auto|cpu|cuda", help="auto (CUDA when present), cpu or cuda.")]
+BatchSizeOption = Annotated[Optional[int], typer.Option(
+    "--batch-size", min=1, metavar="N", show_default=False,
+    help="Files or chunks of long files per forward pass. Default: 1 on CPU, 8 on CUDA.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -6,7 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._util import BatchUI, check_device, cli_errors, flush_stdout, parse_sample_rate, plan_or_exit
+from ._util import (
+    BatchSizeOption, BatchUI, DeviceOption, ForceOption, QuietOption, check_device, cli_errors, flush_stdout,
+    parse_sample_rate, plan_or_exit,
+)
 
 __all__ = ["decode_cli"]
 
@@ -22,7 +25,7 @@ def decode_cli(
         "--sample-rate", "-r", metavar="HZ|original",
         help="Output rate in Hz (16000, 16k), or 'original' for the input's original rate and exact "
              "length. Default: the codec's rate.")] = None,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing outputs.")] = False,
+    force: ForceOption = False,
     salvage: Annotated[bool, typer.Option(
         "--salvage", help="Decode the intact packets of a damaged file, fill damaged ones with silence "
                           "and report the lost time ranges.")] = False,
@@ -30,11 +33,9 @@ def decode_cli(
         "--postfilter/--no-postfilter", show_default=False,
         help="Pitch postfilter on the decoded speech (nsc.postfilter). Default: as the codec's "
              "entry in `nsc models` says; --no-postfilter gives the model's raw output.")] = None,
-    device: Annotated[str, typer.Option("--device", metavar="auto|cpu|cuda", help="auto (CUDA when present), cpu or cuda.")] = "auto",
-    batch_size: Annotated[Optional[int], typer.Option(
-        "--batch-size", min=1, metavar="N", show_default=False,
-        help="Files or chunks of long files per forward pass. Default: 1 on CPU, 8 on CUDA.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
+    device: DeviceOption = "auto",
+    batch_size: BatchSizeOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Decompress .nsc files to 16-bit WAV.
 

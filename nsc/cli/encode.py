@@ -6,7 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._util import BatchUI, check_device, cli_errors, flush_stdout, plan_or_exit
+from ._util import (
+    BatchSizeOption, BatchUI, DeviceOption, ForceOption, QuietOption, check_device, cli_errors, flush_stdout,
+    plan_or_exit,
+)
 
 __all__ = ["encode_cli"]
 
@@ -23,12 +26,10 @@ def encode_cli(
         "--bitrate", "-b", metavar="BITRATE", help="Target bitrate: 1.2k, 1200, 1.2kbps... Without -c it also picks the codec.")] = None,
     codec: Annotated[Optional[str], typer.Option(
         "--codec", "-c", metavar="CODEC", help="Codec name (see `nsc models`).")] = None,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing outputs.")] = False,
-    device: Annotated[str, typer.Option("--device", metavar="auto|cpu|cuda", help="auto (CUDA when present), cpu or cuda.")] = "auto",
-    batch_size: Annotated[Optional[int], typer.Option(
-        "--batch-size", min=1, metavar="N", show_default=False,
-        help="Files or chunks of long files per forward pass. Default: 1 on CPU, 8 on CUDA.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
+    force: ForceOption = False,
+    device: DeviceOption = "auto",
+    batch_size: BatchSizeOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Compress speech to .nsc files.
 
