@@ -90,10 +90,22 @@ def test_train_writes_checkpoint_and_weights_then_resumes(manifest, tmp_path):
     assert {"pesq@3", "stoi@6"} <= set(valid)
     mels = [valid[f"mel@{n}"] for n in range(1, 7)]  # the per-codebook-count check, every count offered
     assert all(np.isfinite(mels)) and len(set(mels)) > 1
+    # the resumed run keeps the checkpoint's settings (tiny model, manifest, out_dir...): only --set changes them
     r = runner.invoke(app, ["train", "mscacodec-nb", "--device", "cpu", "--quiet", "--resume", str(out / "last.ckpt"),
-                            *_sets(manifest, out, 5)])
+                            "--set", "run.max_steps=5"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
-    assert torch.load(out / "last.ckpt", weights_only=False)["step"] == 5
+    ck = torch.load(out / "last.ckpt", weights_only=False)
+    assert ck["step"] == 5 and ck["config"]["model"]["preset"] == "tiny"
+    assert ck["config"]["run"]["max_steps"] == 5 and ck["config"]["loss"]["periodicity"] == 1.0
+    steps = [rec["step"] for rec in map(json.loads, (out / "log.jsonl").read_text().splitlines()) if "mel" in rec]
+    assert steps == [1, 2, 3, 4, 5]  # the same log, continued
+    # another codec's recipe, or a file that is no checkpoint: one-line usage errors, nothing trained
+    r = runner.invoke(app, ["train", "mscacodec-wb", "--resume", str(out / "last.ckpt")])
+    assert r.exit_code == 2 and "trains mscacodec-nb" in r.output
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes((out / "last.ckpt").read_bytes()[:1000])
+    r = runner.invoke(app, ["train", "mscacodec-nb", "--resume", str(bad)])
+    assert r.exit_code == 2 and "not a readable nsc training checkpoint" in r.output
 
 
 def test_exported_weights_load_as_a_codec(manifest, tmp_path):

@@ -14,7 +14,8 @@ __all__ = ["train_cli"]
 def train_cli(
     recipe: Annotated[str, typer.Argument(help="TOML recipe: a path, or a packaged recipe name such as mscacodec-nb.")],
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting, e.g. --set optim.lr=3e-4 (repeatable).")] = None,
-    resume: Annotated[Optional[Path], typer.Option("--resume", help="Checkpoint (last.ckpt) to resume from.")] = None,
+    resume: Annotated[Optional[Path], typer.Option(
+        "--resume", help="Checkpoint (last.ckpt) to resume from, under its stored settings; --set changes them.")] = None,
     device: Annotated[str, typer.Option("--device", help="auto (CUDA if present), cpu or cuda.")] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
@@ -24,16 +25,21 @@ def train_cli(
     nodes under torchrun (e.g. `torchrun --nproc_per_node 2 -m nsc train ...`).
     """
     err = Console(stderr=True)
-    from ..train.config import load_config
-    from ..train.loop import train
+    from ..train.config import load_config, resume_config
+    from ..train.loop import read_checkpoint_config, train
 
+    overrides = list(set_ or []) + [f"run.device={device}"]
     try:
-        cfg = load_config(recipe, list(set_ or []) + [f"run.device={device}"])
+        if resume is None:
+            cfg = load_config(recipe, overrides)
+        else:
+            stored, step = read_checkpoint_config(resume)
+            cfg = resume_config(recipe, stored, overrides)
+            if not quiet:
+                err.print(f"resuming {cfg.run.out_dir} at step {step} with the checkpoint's settings"
+                          + (" and --set" if set_ else ""))
     except (FileNotFoundError, ValueError) as e:
         err.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2)
-    if resume is not None and not resume.exists():
-        err.print(f"[red]error:[/] checkpoint {resume} not found")
         raise typer.Exit(2)
     try:
         metrics = train(cfg, resume=str(resume) if resume else None, progress=not quiet)

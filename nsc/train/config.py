@@ -1,18 +1,20 @@
 """Training configuration: dataclasses loaded from a TOML recipe with dotted overrides.
 
 ``nsc train RECIPE.toml --set optim.lr=3e-4 --set data.batch_size=32``. The
-resolved configuration is stored in every checkpoint and in exported weights.
+resolved configuration is stored in every checkpoint and in exported weights;
+``--resume`` continues under the checkpoint's configuration (:func:`resume_config`).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TrainConfig", "load_config", "apply_overrides", "RECIPES_DIR"]
+__all__ = ["TrainConfig", "load_config", "resume_config", "apply_overrides", "RECIPES_DIR"]
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 
@@ -168,3 +170,24 @@ def load_config(recipe: str | Path, overrides: list[str] | None = None) -> Train
         path = packaged
     d = tomllib.loads(path.read_text())
     return from_dict(apply_overrides(d, overrides or []))
+
+
+def resume_config(recipe: str | Path, stored: dict, overrides: list[str] | None = None) -> TrainConfig:
+    """The configuration a resumed run continues under: the checkpoint's, then ``overrides``.
+
+    A checkpoint stores the resolved configuration of its run (``"config"``), so
+    ``nsc train RECIPE --resume CKPT`` keeps that run's output folder, model, losses,
+    schedule and seed; only ``--set`` overrides change it (e.g. a longer
+    ``optim.total_steps``). ``recipe`` only has to name the same codec.
+
+    Raises:
+        FileNotFoundError: no such recipe.
+        ValueError: the checkpoint trains another codec than ``recipe``, has no stored
+            configuration, or an override is unknown or malformed.
+    """
+    if not isinstance(stored, dict) or "codec" not in stored:
+        raise ValueError("the checkpoint has no stored configuration; not an nsc training checkpoint")
+    codec = load_config(recipe).codec
+    if stored["codec"] != codec:
+        raise ValueError(f"the checkpoint trains {stored['codec']}, the recipe {codec}")
+    return from_dict(apply_overrides(copy.deepcopy(stored), overrides or []))

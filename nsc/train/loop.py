@@ -43,7 +43,7 @@ from .discriminators import Discriminators
 from .losses import (CompressedComplexSTFTLoss, MultiResolutionSTFTLoss, MultiScaleMelLoss, PeriodicityLoss,
                      discriminator_loss, feature_matching_loss, generator_adv_loss)
 
-__all__ = ["train", "validate"]
+__all__ = ["train", "validate", "read_checkpoint_config"]
 
 
 def _lr_lambda(cfg: TrainConfig):
@@ -152,6 +152,23 @@ def _atomic_save(obj: object, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def read_checkpoint_config(path: str | Path) -> tuple[dict, int]:
+    """The stored configuration (nested dict) and step of a training checkpoint (``last.ckpt``).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not a readable nsc training checkpoint (truncated, another format).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} not found")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        return ck["config"], int(ck["step"])
+    except Exception as e:  # noqa: BLE001 - pickle/zip errors vary; any of them means unreadable
+        raise ValueError(f"{path} is not a readable nsc training checkpoint ({type(e).__name__})") from None
+
+
 def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) -> dict:
     """Run training as configured; returns the last validation metrics.
 
@@ -169,7 +186,7 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
 
     spec = get_spec(cfg.codec)
     model = build_model(spec, cfg.model).to(device)
-    if cfg.run.init_from:
+    if cfg.run.init_from and not resume:  # a resumed run's weights come from its checkpoint
         state, _ = load_weights(_init_path(cfg.run.init_from), verify=False)
         if cfg.run.init_only:
             state = select_state(model, state, cfg.run.init_only)
