@@ -124,6 +124,24 @@ def test_train_usage_errors_exit_2(tmp_path):
     assert runner.invoke(app, ["train", "no-such-recipe"]).exit_code == 2
     assert runner.invoke(app, ["train", "mscacodec-nb", "--set", "bogus"]).exit_code == 2
     assert runner.invoke(app, ["train", "mscacodec-nb", "--resume", str(tmp_path / "missing.ckpt")]).exit_code == 2
+    # settings that cannot train fail before any data is read, in one line, with nothing written
+    out = tmp_path / "run"
+    for setting, message in [("optim.lr=abc", "optim.lr expects a number"), ("run.amp=1", "run.amp expects true or false"),
+                             ("model.preset=huge", "unknown MSCACodec preset"),
+                             (f"run.init_from={tmp_path / 'none.safetensors'}", "not found"),
+                             ("run.init_from=mscacodec-wb", "does not fit the model")]:
+        r = runner.invoke(app, ["train", "mscacodec-nb", "--set", setting, "--set", f"run.out_dir={out}"])
+        assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output, (setting, r.output)
+    assert not out.exists()
+
+
+def test_settings_are_type_checked():
+    assert load_config("mscacodec-nb", ["optim.lr=1", "run.out_dir=2026"]).optim.lr == 1.0
+    assert load_config("mscacodec-nb", ["run.out_dir=2026"]).run.out_dir == "2026"
+    assert load_config("mscacodec-nb", ["optim.betas=[0.5, 0.9]"]).optim.betas == (0.5, 0.9)
+    for bad in ["run.threads=1.5", "run.max_steps=true", "optim.betas=0.5", "run.n_codebooks=3"]:
+        with pytest.raises(ValueError, match="expects"):
+            load_config("mscacodec-nb", [bad])
 
 
 def test_torchrun_two_cpu_processes_with_gloo(manifest, tmp_path):

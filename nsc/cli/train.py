@@ -26,7 +26,8 @@ def train_cli(
     """
     err = Console(stderr=True)
     from ..train.config import load_config, resume_config
-    from ..train.loop import read_checkpoint_config, train
+    from ..errors import NscError
+    from ..train.loop import check_setup, read_checkpoint_config, train
 
     overrides = list(set_ or []) + [f"run.device={device}"]
     try:
@@ -38,7 +39,8 @@ def train_cli(
             if not quiet:
                 err.print(f"resuming {cfg.run.out_dir} at step {step} with the checkpoint's settings"
                           + (" and --set" if set_ else ""))
-    except (FileNotFoundError, ValueError) as e:
+        check_setup(cfg, resume=resume is not None)
+    except (FileNotFoundError, ValueError, NscError) as e:
         err.print(f"[red]error:[/] {e}")
         raise typer.Exit(2)
     try:

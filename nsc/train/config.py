@@ -104,11 +104,43 @@ class TrainConfig:
 _SECTIONS = {"data": DataConfig, "optim": OptimConfig, "loss": LossConfig, "run": RunConfig}
 
 
+def _typed(name: str, default: Any, value: Any) -> Any:
+    """``value`` checked against the type of the setting's default (ints pass as floats).
+
+    Raises:
+        ValueError: the value has the wrong type.
+    """
+    def bad(kind: str) -> ValueError:
+        return ValueError(f"setting {name} expects {kind}, got {value!r}")
+
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise bad("true or false")
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("an integer")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad("a number")
+        value = float(value)
+    elif isinstance(default, str):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # a bare number where a name or path goes (run.out_dir=2026)
+        elif not isinstance(value, str):
+            raise bad("a string")
+    elif isinstance(default, (tuple, list)):
+        if not isinstance(value, (tuple, list)):
+            raise bad("a list")
+        value = tuple(value) if isinstance(default, tuple) else list(value)
+    return value
+
+
 def from_dict(d: dict) -> TrainConfig:
     """Build a config from a nested dict.
 
     Raises:
-        ValueError: an unknown section or key (typos must not be silently ignored).
+        ValueError: an unknown section or key (typos must not be silently ignored), or a
+            value of the wrong type (``optim.lr=abc``).
     """
     cfg = TrainConfig()
     for key, value in d.items():
@@ -122,9 +154,7 @@ def from_dict(d: dict) -> TrainConfig:
             for k, v in value.items():
                 if k not in names:
                     raise ValueError(f"unknown setting {key}.{k}")
-                if isinstance(getattr(section, k), tuple):
-                    v = tuple(v)
-                setattr(section, k, v)
+                setattr(section, k, _typed(f"{key}.{k}", getattr(section, k), v))
         else:
             raise ValueError(f"unknown recipe section {key!r}")
     return cfg

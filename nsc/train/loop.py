@@ -34,6 +34,7 @@ import torch.distributed as dist
 from torch import nn
 
 from ..codec import build_model
+from ..errors import NscError
 from ..quantizers import sample_n_codebooks
 from ..registry import CODECS, get_spec, headline_n_codebooks
 from ..weights import load_weights, save_weights, weights_path
@@ -43,7 +44,7 @@ from .discriminators import Discriminators
 from .losses import (CompressedComplexSTFTLoss, MultiResolutionSTFTLoss, MultiScaleMelLoss, PeriodicityLoss,
                      discriminator_loss, feature_matching_loss, generator_adv_loss)
 
-__all__ = ["train", "validate", "read_checkpoint_config"]
+__all__ = ["train", "validate", "read_checkpoint_config", "check_setup"]
 
 
 def _lr_lambda(cfg: TrainConfig):
@@ -150,6 +151,32 @@ def _atomic_save(obj: object, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def check_setup(cfg: TrainConfig, resume: bool = False) -> None:
+    """Fail fast on a configuration that cannot train, before any data is read.
+
+    Builds the model from ``cfg.model`` and opens ``run.init_from`` (unless resuming,
+    when the checkpoint supplies the weights).
+
+    Raises:
+        ValueError: an unknown codec or model setting, or init weights that do not fit the model.
+        nsc.errors.NscError: ``run.init_from`` is missing or not a weights file.
+    """
+    try:
+        spec = get_spec(cfg.codec)
+    except NscError as e:
+        raise ValueError(str(e)) from None
+    model = build_model(spec, cfg.model)
+    if cfg.run.init_from and not resume:
+        state, _ = load_weights(_init_path(cfg.run.init_from), verify=False)
+        if cfg.run.init_only:
+            select_state(model, state, cfg.run.init_only)
+        else:
+            own = model.state_dict()
+            if state.keys() != own.keys() or any(own[k].shape != v.shape for k, v in state.items()):
+                raise ValueError(f"run.init_from {cfg.run.init_from} does not fit the model of this recipe "
+                                 "(another codec, preset or width)")
 
 
 def read_checkpoint_config(path: str | Path) -> tuple[dict, int]:
