@@ -25,8 +25,8 @@ def train_cli(
     nodes under torchrun (e.g. `torchrun --nproc_per_node 2 -m nsc train ...`).
     """
     err = Console(stderr=True)
-    from ..train.config import load_config, resume_config
     from ..errors import NscError
+    from ..train.config import load_config, resume_config
     from ..train.loop import check_setup, read_checkpoint_config, train
 
     overrides = list(set_ or []) + [f"run.device={device}"]

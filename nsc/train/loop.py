@@ -34,7 +34,6 @@ import torch.distributed as dist
 from torch import nn
 
 from ..codec import build_model
-from ..errors import NscError
 from ..quantizers import sample_n_codebooks
 from ..registry import CODECS, get_spec, headline_n_codebooks
 from ..weights import load_weights, save_weights, weights_path
@@ -153,30 +152,36 @@ def _atomic_save(obj: object, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _load_init(model: nn.Module, cfg: TrainConfig) -> None:
+    """Load ``run.init_from`` into ``model``: every tensor, or those under ``run.init_only``.
+
+    Raises:
+        ValueError: the weights do not fit the model (another codec, preset or width).
+        nsc.errors.NscError: ``run.init_from`` is missing or not a weights file.
+    """
+    state, _ = load_weights(_init_path(cfg.run.init_from), verify=False)
+    if cfg.run.init_only:
+        state = select_state(model, state, cfg.run.init_only)
+    try:
+        model.load_state_dict(state, strict=not cfg.run.init_only)
+    except RuntimeError:
+        raise ValueError(f"run.init_from {cfg.run.init_from} does not fit the model of this recipe "
+                         "(another codec, preset or width)") from None
+
+
 def check_setup(cfg: TrainConfig, resume: bool = False) -> None:
     """Fail fast on a configuration that cannot train, before any data is read.
 
-    Builds the model from ``cfg.model`` and opens ``run.init_from`` (unless resuming,
-    when the checkpoint supplies the weights).
+    Builds the model from ``cfg.model`` and loads ``run.init_from`` into it as
+    :func:`train` will (not when resuming: the checkpoint supplies the weights).
 
     Raises:
-        ValueError: an unknown codec or model setting, or init weights that do not fit the model.
-        nsc.errors.NscError: ``run.init_from`` is missing or not a weights file.
+        ValueError: an unknown model setting, or init weights that do not fit the model.
+        nsc.errors.NscError: an unknown codec, or ``run.init_from`` missing or not a weights file.
     """
-    try:
-        spec = get_spec(cfg.codec)
-    except NscError as e:
-        raise ValueError(str(e)) from None
-    model = build_model(spec, cfg.model)
+    model = build_model(get_spec(cfg.codec), cfg.model)
     if cfg.run.init_from and not resume:
-        state, _ = load_weights(_init_path(cfg.run.init_from), verify=False)
-        if cfg.run.init_only:
-            select_state(model, state, cfg.run.init_only)
-        else:
-            own = model.state_dict()
-            if state.keys() != own.keys() or any(own[k].shape != v.shape for k, v in state.items()):
-                raise ValueError(f"run.init_from {cfg.run.init_from} does not fit the model of this recipe "
-                                 "(another codec, preset or width)")
+        _load_init(model, cfg)
 
 
 def read_checkpoint_config(path: str | Path) -> tuple[dict, int]:
@@ -214,10 +219,7 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
     spec = get_spec(cfg.codec)
     model = build_model(spec, cfg.model).to(device)
     if cfg.run.init_from and not resume:  # a resumed run's weights come from its checkpoint
-        state, _ = load_weights(_init_path(cfg.run.init_from), verify=False)
-        if cfg.run.init_only:
-            state = select_state(model, state, cfg.run.init_only)
-        model.load_state_dict(state, strict=not cfg.run.init_only)
+        _load_init(model, cfg)
     discs = Discriminators(spec.sample_rate, cfg.loss.disc_width).to(device)
     mel_loss = MultiScaleMelLoss(spec.sample_rate).to(device)
     stft_loss = MultiResolutionSTFTLoss(spec.sample_rate).to(device)
