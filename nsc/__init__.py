@@ -91,7 +91,7 @@ def load_codec(name: str = "mscacodec-nb", *, weights: str | Path | None = None,
         return _cache[key]
 
 
-def _as_codec(codec, bitrate_kbps) -> tuple["Codec", int]:
+def _as_codec(codec, bitrate_kbps, beam_width: int | None = None) -> tuple["Codec", int]:
     from .codec import Codec
     from .registry import parse_bitrate, resolve
 
@@ -100,9 +100,11 @@ def _as_codec(codec, bitrate_kbps) -> tuple["Codec", int]:
     if isinstance(codec, Codec):
         spec = codec.spec
         n = spec.default_n_codebooks if bitrate_kbps is None else spec.n_codebooks_for(float(bitrate_kbps))
-        return codec, n
-    spec, n = resolve(codec, None if bitrate_kbps is None else float(bitrate_kbps))
-    return load_codec(spec.name), n
+        c = codec
+    else:
+        spec, n = resolve(codec, None if bitrate_kbps is None else float(bitrate_kbps))
+        c = load_codec(spec.name)
+    return (c if beam_width is None else c.with_beam_width(beam_width)), n
 
 
 def encode(
@@ -110,6 +112,7 @@ def encode(
     sample_rate: int,
     bitrate_kbps: float | str | None = None,
     codec: "str | Codec | None" = None,
+    beam_width: int | None = None,
 ) -> bytes:
     """Compress audio to the bytes of a `.nsc` file.
 
@@ -124,6 +127,9 @@ def encode(
             ``"1200"``); None for the codec's default. Without ``codec``, the
             bitrate picks the codec (``nsc models``).
         codec: registry name, an already loaded :class:`~nsc.codec.Codec`, or None.
+        beam_width: partial codes the quantizer search keeps per frame (1: greedy);
+            None for the codec's default (``nsc models`` lists it). The decoder is
+            the same whatever the search, so any width decodes with any nsc.
 
     Returns:
         the `.nsc` file as bytes (format in ``formats/nsc-container-v1.md``).
@@ -133,6 +139,7 @@ def encode(
             or a non-positive sample rate.
         BitrateError: the codec does not offer the bitrate (the message lists those it does).
         UnknownCodecError, WeightsError: as :func:`load_codec`.
+        NscError: ``beam_width`` < 1, or > 1 for a codec whose quantizer searches greedily only.
     """
     import numpy as np
 
@@ -150,7 +157,7 @@ def encode(
     x = x.astype(np.float32, copy=False)
     check_finite(x, "audio")
     channels = 1 if x.ndim == 1 else x.shape[0]
-    c, n_codebooks = _as_codec(codec, bitrate_kbps)
+    c, n_codebooks = _as_codec(codec, bitrate_kbps, beam_width)
     mono = np.clip(resample(to_mono(x), int(sample_rate), c.sample_rate), -1.0, 1.0)
     header = make_header(c, n_codebooks, input_sample_rate=int(sample_rate), input_channels=channels,
                          n_samples=x.shape[-1])
@@ -236,8 +243,11 @@ def decode(
 
 
 def encode_file(src: str | Path, dst: str | Path, *, bitrate_kbps: float | str | None = None,
-                codec: "str | Codec | None" = None, force: bool = False) -> "FileResult":
+                codec: "str | Codec | None" = None, force: bool = False,
+                beam_width: int | None = None) -> "FileResult":
     """Encode one audio file to a `.nsc` file with the streaming engine (bounded memory).
+
+    ``bitrate_kbps``, ``codec`` and ``beam_width`` are as in :func:`encode`.
 
     Returns:
         the :class:`~nsc.engine.FileResult` (duration, sizes, notices).
@@ -247,7 +257,7 @@ def encode_file(src: str | Path, dst: str | Path, *, bitrate_kbps: float | str |
     """
     from .engine import Engine, Job
 
-    c, n = _as_codec(codec, bitrate_kbps)
+    c, n = _as_codec(codec, bitrate_kbps, beam_width)
     result = Engine(c, n_codebooks=n).encode_files([Job(str(src), str(dst))], force=force).results[0]
     if not result.ok:
         raise NscError(result.error)

@@ -7,12 +7,12 @@ placement and ``torch.no_grad``.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
 
-from .errors import WeightsError
+from .errors import NscError, WeightsError
 from .models.base import CodecModel
 from .registry import CodecSpec, get_spec
 from .weights import fingerprint, load_weights, weights_path
@@ -37,6 +37,8 @@ class Codec:
         fingerprint: 8 bytes identifying the weights (written to and checked against `.nsc` headers).
         device: torch device the model runs on.
         trained: False for a randomly initialised model (tests, smoke runs).
+        beam_width: partial codes the quantizer search keeps per frame when encoding
+            (1: greedy); :func:`load_codec` sets the codec's default (``spec.beam_width``).
     """
 
     spec: CodecSpec
@@ -44,6 +46,7 @@ class Codec:
     fingerprint: bytes
     device: torch.device
     trained: bool = True
+    beam_width: int = 1
 
     @property
     def sample_rate(self) -> int:
@@ -55,10 +58,25 @@ class Codec:
         """Samples per frame."""
         return self.spec.hop_length
 
+    def with_beam_width(self, beam_width: int) -> "Codec":
+        """This codec (same model, shared) encoding with ``beam_width`` partial codes kept per frame.
+
+        Raises:
+            NscError: ``beam_width`` < 1, or > 1 for a quantizer that searches greedily only (SRVQ).
+        """
+        if not isinstance(beam_width, int) or beam_width < 1:
+            raise NscError(f"beam width must be a whole number of at least 1, got {beam_width!r}")
+        if beam_width > 1 and not getattr(getattr(self.model, "quantizer", None), "supports_beam_search", False):
+            raise NscError(f"{self.spec.name}'s quantizer searches greedily only; its beam width must be 1")
+        return replace(self, beam_width=beam_width)
+
     @torch.inference_mode()
     def encode(self, audio: Tensor, n_codebooks: int) -> Tensor:
-        """float32 [B, 1, T] at ``sample_rate`` -> int64 [B, n_codebooks, ceil(T / hop_length)] on CPU."""
-        codes = self.model.encode(audio.to(self.device, torch.float32), n_codebooks)
+        """float32 [B, 1, T] at ``sample_rate`` -> int64 [B, n_codebooks, ceil(T / hop_length)] on CPU.
+
+        The quantizer search keeps ``beam_width`` partial codes per frame.
+        """
+        codes = self.model.encode(audio.to(self.device, torch.float32), n_codebooks, self.beam_width)
         return codes.cpu()
 
     @torch.inference_mode()
@@ -129,4 +147,5 @@ def load_codec(
             )
         trained = True
     model.eval().to(dev)
-    return Codec(spec=spec, model=model, fingerprint=fingerprint(model.state_dict()), device=dev, trained=trained)
+    return Codec(spec=spec, model=model, fingerprint=fingerprint(model.state_dict()), device=dev, trained=trained,
+                 beam_width=spec.beam_width)

@@ -45,6 +45,9 @@ class CodecSpec:
         paper: the paper it implements.
         postfilter: decoding applies :func:`nsc.postfilter.default_postfilter` by default
             (``nsc decode --no-postfilter`` turns it off); set where it measured better.
+        beam_width: partial codes the encoder's quantizer search keeps per frame by
+            default (M-best search, :func:`nsc.quantizers.rvq.beam_search`; 1 is
+            greedy; ``nsc encode --beam-width`` overrides); set where it measured better.
     """
 
     name: str
@@ -61,6 +64,7 @@ class CodecSpec:
     paper: str
     payload_kind: int = 0
     postfilter: bool = False
+    beam_width: int = 1
     aliases: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -113,6 +117,7 @@ _SPECS = [
         summary="narrowband 8 kHz, causal MSR-CAM + TCGRU, RVQ 6 x 256",
         paper="Yu et al., MSCACodec: A Low-rate Neural Speech Codec With Multi-scale Residual Channel Attention",
         postfilter=True,
+        beam_width=4,
     ),
     CodecSpec(
         name="mscacodec-wb",

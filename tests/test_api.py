@@ -88,3 +88,37 @@ def test_public_docstrings():
         doc = getattr(nsc, name).__doc__
         assert doc and "Raises:" in doc, name
     assert nsc.__version__
+
+
+def test_beam_width_finds_codes_nearer_the_encoder_output(tiny_codec):
+    import torch
+
+    x = make_tone(2.0, 8000, seed=4)
+    greedy = nsc.encode(x, 8000, codec=tiny_codec, beam_width=1)
+    beam = nsc.encode(x, 8000, codec=tiny_codec, beam_width=16)
+    (h_g, c_g), (h_b, c_b) = container.unpack(greedy), container.unpack(beam)
+    assert h_g == h_b and c_g.shape == c_b.shape  # same header: the search is not part of the format
+    m = tiny_codec.model
+    with torch.no_grad():
+        z = m.encoder(m.pad_to_frames(torch.from_numpy(x).reshape(1, 1, -1)))
+
+        def err(codes):
+            return float((m.quantizer.decode(torch.from_numpy(codes)[None]) - z).pow(2).sum())
+
+    assert err(c_b) < err(c_g)
+    y, _ = nsc.decode(beam, codec=tiny_codec)  # any width decodes with the same model
+    assert y.shape == (h_b.codec_length,)
+    assert tiny_codec.with_beam_width(16).beam_width == 16 and tiny_codec.beam_width == 1  # a copy
+    with pytest.raises(nsc.NscError, match="at least 1"):
+        nsc.encode(x, 8000, codec=tiny_codec, beam_width=0)
+
+
+def test_default_beam_width_comes_from_the_registry():
+    from nsc.registry import get_spec
+
+    assert get_spec("mscacodec-nb").beam_width == 4
+    assert load_random("mscacodec-nb", random_init=True).beam_width == 4
+    srcodec = load_random("srcodec-16k", random_init=True)
+    assert srcodec.beam_width == 1
+    with pytest.raises(nsc.NscError, match="greedily only"):
+        srcodec.with_beam_width(2)

@@ -54,6 +54,23 @@ def test_unknown_codec_and_bad_options(tmp_path):
     assert r.exit_code == 2
 
 
+def test_beam_width_option(tmp_path, tiny_weights):
+    src = write_wav(tmp_path / "a.wav", 1.0)
+    r = run_nsc("encode", src, "-c", "test-tiny", "--beam-width", "8", "-o", tmp_path / "b.nsc")
+    assert r.exit_code == 0, r.stderr
+    assert "beam width 8" in r.stderr
+    r = run_nsc("encode", src, "-c", "test-tiny", "-o", tmp_path / "g.nsc")
+    assert r.exit_code == 0 and "beam width 1" in r.stderr  # test-tiny's registry default
+    hb, _ = container.unpack((tmp_path / "b.nsc").read_bytes())
+    hg, _ = container.unpack((tmp_path / "g.nsc").read_bytes())
+    assert hb == hg
+    r = run_nsc("encode", src, "-c", "test-tiny", "--beam-width", "0", "-o", tmp_path / "z.nsc")
+    assert r.exit_code == 2 and "Traceback" not in r.stderr
+    r = run_nsc("encode", src, "-c", "srcodec-16k", "--beam-width", "4", "-o", tmp_path / "s.nsc")
+    assert r.exit_code == 2 and "greedily only" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "z.nsc").exists() and not (tmp_path / "s.nsc").exists()
+
+
 def test_missing_weights_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("NSC_WEIGHTS_DIR", str(tmp_path))
     src = write_wav(tmp_path / "a.wav")

@@ -1,7 +1,8 @@
-"""Quantizers: index ranges, encode/decode consistency with the training forward, EMA learning, dropout."""
+"""Quantizers: index ranges, encode/decode consistency with the training forward, EMA learning, dropout, M-best search."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nsc.quantizers import EMACodebook, GroupResidualVQ, ResidualVQ, SplitResidualVQ, kmeans, sample_n_codebooks
+from nsc.quantizers.rvq import beam_search
 
 
 def _clusters(n: int = 512, dim: int = 8, k: int = 16, seed: int = 0) -> torch.Tensor:
@@ -116,6 +118,85 @@ def test_grvq_layout_is_stage_major():
     assert torch.equal(q.encode(x, 2), codes[:, :2])
     with pytest.raises(ValueError):
         q.encode(x, 3)
+
+
+def _residual_energy(q: ResidualVQ, x: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """Per-vector ||x - decode(codes)||^2 of x float [B, D, F]: float [B, F]."""
+    return (x - q.decode(codes)).pow(2).sum(1)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 1000), n_codebooks=st.integers(1, 3))
+def test_beam_search_wide_enough_is_exhaustive(seed, n_codebooks):
+    torch.manual_seed(seed)
+    q = ResidualVQ(3, 3, 4).eval()
+    x = torch.randn(1, 3, 40)
+    books = [layer.embed for layer in q.layers[:n_codebooks]]
+    flat = x[0].t()  # [F, D]
+    best = torch.stack([(flat - sum(b[i] for b, i in zip(books, combo))).pow(2).sum(1)
+                        for combo in itertools.product(range(4), repeat=n_codebooks)], 1).min(1).values
+    codes = q.encode(x, n_codebooks, beam_width=4 ** (n_codebooks - 1))
+    torch.testing.assert_close(_residual_energy(q, x, codes)[0], best)
+    greedy = _residual_energy(q, x, q.encode(x, n_codebooks))[0]
+    assert torch.all(best <= greedy + 1e-6)
+
+
+def test_beam_search_finds_the_code_greedy_search_misses():
+    # x = 1.0 with stage entries {0, 1.2} then {0, 1}: greedy takes 1.2 (nearer), then 0, and
+    # leaves 0.2; the M-best search keeps 0 as well and finds 0 + 1 = x exactly.
+    q = ResidualVQ(1, 2, 2).eval()
+    q.layers[0].embed.copy_(torch.tensor([[0.0], [1.2]]))
+    q.layers[1].embed.copy_(torch.tensor([[0.0], [1.0]]))
+    x = torch.ones(1, 1, 1)
+    assert q.encode(x, 2).flatten().tolist() == [1, 0]
+    assert q.encode(x, 2, beam_width=2).flatten().tolist() == [0, 1]
+    assert float(_residual_energy(q, x, q.encode(x, 2, beam_width=2))) == 0.0
+
+
+def test_beam_width_one_is_the_greedy_search():
+    torch.manual_seed(0)
+    q = ResidualVQ(8, 4, 32).train()
+    x = torch.randn(4, 8, 64)
+    for _ in range(5):
+        q(x)
+    q.eval()
+    flat = x.permute(0, 2, 1).reshape(-1, 8)
+    greedy = q.encode(x, 4).permute(0, 2, 1).reshape(-1, 4)
+    assert torch.equal(beam_search([layer.embed for layer in q.layers], flat, 1), greedy)
+
+
+def test_beam_search_lowers_a_trained_rvq_error():
+    torch.manual_seed(0)
+    q = ResidualVQ(8, 3, 16).train()
+    x = _clusters(2048, dim=8, k=64).t().reshape(8, 4, 512).permute(1, 0, 2).contiguous()  # [4, 8, 512]
+    for _ in range(10):
+        q(x)
+    q.eval()
+    for n in (2, 3):
+        greedy = _residual_energy(q, x, q.encode(x, n)).mean()
+        beam = _residual_energy(q, x, q.encode(x, n, beam_width=8)).mean()
+        assert beam < 0.99 * greedy, (n, float(beam), float(greedy))
+
+
+def test_grvq_beam_search_keeps_the_layout_and_lowers_the_error():
+    torch.manual_seed(0)
+    q = GroupResidualVQ(8, 2, 3, 8).eval()
+    x = torch.randn(2, 8, 30)
+    codes = q.encode(x, 6, beam_width=64)
+    lo, hi = x.chunk(2, dim=1)
+    g0, g1 = q.groups[0].encode(lo, 3, 64), q.groups[1].encode(hi, 3, 64)
+    assert torch.equal(codes[:, 0::2], g0) and torch.equal(codes[:, 1::2], g1)
+    err = lambda c: (x - q.decode(c)).pow(2).sum()  # noqa: E731
+    assert err(codes) <= err(q.encode(x, 6))
+
+
+def test_beam_width_errors():
+    x = torch.randn(1, 8, 4)
+    with pytest.raises(ValueError, match="at least 1"):
+        ResidualVQ(8, 2, 16).encode(x, 2, beam_width=0)
+    with pytest.raises(ValueError, match="greedy only"):
+        SplitResidualVQ(8, (8, 16)).encode(x, 2, beam_width=4)
+    assert SplitResidualVQ(8, (8, 16)).encode(x, 2, beam_width=1).shape == (1, 2, 4)
 
 
 def test_srvq_rate_is_0_95_kbps_at_50_hz():

@@ -1,4 +1,4 @@
-"""`nsc encode INPUT... [-o OUT] [-b BITRATE] [-c CODEC] [--force] [--device] [--batch-size N] [--quiet]`."""
+"""`nsc encode INPUT... [-o OUT] [-b BITRATE] [-c CODEC] [--beam-width N] [--force] [--device] [--batch-size N] [--quiet]`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import typer
 
 from ._util import (
     BatchSizeOption, BatchUI, DeviceOption, ForceOption, QuietOption, check_device, cli_errors, flush_stdout,
-    plan_or_exit,
+    plan_or_exit, usage_error,
 )
 
 __all__ = ["encode_cli"]
@@ -26,6 +26,11 @@ def encode_cli(
         "--bitrate", "-b", metavar="BITRATE", help="Target bitrate: 1.2k, 1200, 1.2kbps... Without -c it also picks the codec.")] = None,
     codec: Annotated[Optional[str], typer.Option(
         "--codec", "-c", metavar="CODEC", help="Codec name (see `nsc models`).")] = None,
+    beam_width: Annotated[Optional[int], typer.Option(
+        "--beam-width", min=1, metavar="N", show_default=False,
+        help="Partial codes the quantizer search keeps per frame: 1 is greedy, more finds codes closer "
+             "to the encoder's output at the same bitrate (slower encoding, same decoder). "
+             "Default: the codec's (`nsc models`).")] = None,
     force: ForceOption = False,
     device: DeviceOption = "auto",
     batch_size: BatchSizeOption = None,
@@ -38,6 +43,7 @@ def encode_cli(
     Exit status: 0 all done, 1 some inputs failed, 2 usage error.
     """
     from ..codec import load_codec
+    from ..errors import NscError
     from ..engine import Engine
     from ..registry import parse_bitrate, resolve
 
@@ -47,11 +53,16 @@ def encode_cli(
         check_device(device)
         jobs = plan_or_exit(inputs, output, mode="encode", nothing="audio files")
         codec_obj = load_codec(spec.name, device=device)
+        if beam_width is not None:
+            try:
+                codec_obj = codec_obj.with_beam_width(beam_width)
+            except NscError as e:
+                raise usage_error(str(e)) from None
         ui = BatchUI("encoded", quiet=quiet)
         if not quiet:
             ui.console.print(
                 f"[dim]nsc: {spec.name} at {spec.bitrate_kbps(n_codebooks):g} kbit/s "
-                f"({n_codebooks} codebooks) on {codec_obj.device}[/]"
+                f"({n_codebooks} codebooks, beam width {codec_obj.beam_width}) on {codec_obj.device}[/]"
             )
         engine = Engine(codec_obj, n_codebooks=n_codebooks, batch_size=batch_size, listener=ui)
         try:

@@ -62,7 +62,8 @@ def _fmt_params(n: int | None) -> str:
 
 def model_rows() -> list[dict]:
     """One dict per registered codec: name, wire_id, sample_rate (Hz), bitrates (kbit/s),
-    parameters, weights (present or not), postfilter (decoding's default), summary (model card's first paragraph,
+    parameters, weights (present or not), postfilter (decoding's default), beam_width (encoding's default
+    quantizer search width), summary (model card's first paragraph,
     or the registry's line)."""
     from ..registry import CODECS
     from ..weights import weights_path
@@ -77,6 +78,7 @@ def model_rows() -> list[dict]:
             "parameters": _count_parameters(spec),
             "weights": weights_path(spec.weights).exists(),
             "postfilter": spec.postfilter,
+            "beam_width": spec.beam_width,
             "summary": model_card_summary(spec.name) or spec.summary,
         })
     return rows
@@ -90,15 +92,15 @@ def markdown_table(rows: list[dict] | None = None) -> str:
     """The codec table in GitHub Markdown (the README embeds this text verbatim)."""
     rows = model_rows() if rows is None else rows
     lines = [
-        "| codec | wire id | sample rate | bitrates (kbit/s) | parameters | trained weights | postfilter | summary |",
-        "|---|---|---|---|---|---|---|---|",
+        "| codec | wire id | sample rate | bitrates (kbit/s) | parameters | trained weights | postfilter | beam width | summary |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         summary = r["summary"].replace("|", "\\|")
         lines.append(
             f"| `{r['name']}` | {r['wire_id']} | {r['sample_rate']} Hz | {_bitrates(r)} | "
             f"{_fmt_params(r['parameters'])} | {'yes' if r['weights'] else 'no'} | {'on' if r['postfilter'] else 'off'} "
-            f"| {summary} |"
+            f"| {r['beam_width']} | {summary} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -107,20 +109,20 @@ def models_cli(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table (as in the README).")] = False,
 ) -> None:
     """List the codecs: wire id, sample rate, bitrates, parameters, whether trained weights are installed,
-    and whether decoding applies the postfilter by default."""
+    whether decoding applies the postfilter by default, and encoding's quantizer search width (beam)."""
     with cli_errors():
         rows = model_rows()
         if markdown:
             out_console.out(markdown_table(rows), end="")
             return
         t = Table(title="nsc codecs", title_justify="left")
-        for col in ("codec", "wire id", "rate", "bitrates (kbit/s)", "parameters", "weights", "postfilter"):
-            t.add_column(col, no_wrap=col != "bitrates (kbit/s)")
-        t.add_column("summary", overflow="fold", min_width=20)
+        for col in ("codec", "wire id", "rate", "kbit/s", "params", "weights", "postfilter", "beam"):
+            t.add_column(col, no_wrap=col not in ("wire id", "kbit/s"), min_width={"kbit/s": 9, "wire id": 4}.get(col))
+        t.add_column("summary", overflow="fold", min_width=16)
         for r in rows:
             t.add_row(r["name"], str(r["wire_id"]), f"{r['sample_rate'] // 1000} kHz", _bitrates(r),
                       _fmt_params(r["parameters"]), "[green]yes[/]" if r["weights"] else "[yellow]no[/]",
-                      "on" if r["postfilter"] else "off", r["summary"])
+                      "on" if r["postfilter"] else "off", str(r["beam_width"]), r["summary"])
         out_console.print(t)
 
 

@@ -79,13 +79,15 @@ class CodecModel(nn.Module):
             return audio
         return torch.nn.functional.pad(audio, (0, target - t))
 
-    def encode(self, audio: Tensor, n_codebooks: int) -> Tensor:  # pragma: no cover - abstract
+    def encode(self, audio: Tensor, n_codebooks: int, beam_width: int = 1) -> Tensor:  # pragma: no cover - abstract
         """Map audio to indices.
 
         Args:
             audio: float32 [B, 1, T] in [-1, 1] at ``sample_rate`` Hz; T need not
                 be a multiple of ``hop_length`` (it is zero-padded).
             n_codebooks: how many leading codebooks to emit, 1..``n_codebooks``.
+            beam_width: partial codes the quantizer's search keeps per frame
+                (1: greedy, as in training; see :func:`nsc.quantizers.rvq.beam_search`).
 
         Returns:
             int64 [B, n_codebooks, F], F = ceil(T / hop_length); row q holds

@@ -45,10 +45,16 @@ class WaveformVQCodec(CodecModel):
         if n_codebooks not in self.n_codebooks_options:
             raise ValueError(f"n_codebooks must be one of {self.n_codebooks_options}, got {n_codebooks}")
 
-    def encode(self, audio: Tensor, n_codebooks: int) -> Tensor:
-        """float32 [B, 1, T] -> int64 [B, n_codebooks, ceil(T / hop_length)]. Raises ValueError for an unoffered count."""
+    def encode(self, audio: Tensor, n_codebooks: int, beam_width: int = 1) -> Tensor:
+        """float32 [B, 1, T] -> int64 [B, n_codebooks, ceil(T / hop_length)].
+
+        ``beam_width`` > 1 searches the quantizer's stages jointly (M-best search).
+
+        Raises:
+            ValueError: an unoffered count, or a beam width the quantizer does not support.
+        """
         self._check_n(n_codebooks)
-        return self.quantizer.encode(self.encoder(self.pad_to_frames(audio)), n_codebooks)
+        return self.quantizer.encode(self.encoder(self.pad_to_frames(audio)), n_codebooks, beam_width)
 
     def decode(self, codes: Tensor) -> Tensor:
         """int64 [B, Q, F] -> float32 [B, 1, F * hop_length]."""

@@ -32,6 +32,9 @@ class GroupResidualVQ(nn.Module):
         ValueError: D is not divisible by G.
     """
 
+    #: :meth:`encode` takes a ``beam_width`` > 1 (M-best search within each group).
+    supports_beam_search = True
+
     def __init__(self, dim: int, n_groups: int, n_stages: int, codebook_size: int, decay: float = 0.99) -> None:
         super().__init__()
         if dim % n_groups:
@@ -71,10 +74,17 @@ class GroupResidualVQ(nn.Module):
         )
 
     @torch.no_grad()
-    def encode(self, x: Tensor, n_codebooks: int) -> Tensor:
-        """float [B, D, F] -> int64 [B, n_codebooks, F] (stage-major layout)."""
+    def encode(self, x: Tensor, n_codebooks: int, beam_width: int = 1) -> Tensor:
+        """float [B, D, F] -> int64 [B, n_codebooks, F] (stage-major layout).
+
+        ``beam_width`` > 1 searches each group's stages jointly (:func:`~nsc.quantizers.rvq.beam_search`).
+
+        Raises:
+            ValueError: ``n_codebooks`` is not a multiple of the group count, or ``beam_width`` < 1.
+        """
         stages = self._stages(n_codebooks)
-        return self._interleave([g.encode(c, stages) for g, c in zip(self.groups, x.chunk(self.n_groups, dim=1))])
+        chunks = x.chunk(self.n_groups, dim=1)
+        return self._interleave([g.encode(c, stages, beam_width) for g, c in zip(self.groups, chunks)])
 
     def decode(self, codes: Tensor) -> Tensor:
         """int64 [B, Q, F] (Q a multiple of G) -> float [B, D, F]."""

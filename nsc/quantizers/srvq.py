@@ -64,6 +64,9 @@ class SplitResidualVQ(nn.Module):
         ValueError: ``dim`` is odd.
     """
 
+    #: greedy search only: :meth:`encode` refuses a ``beam_width`` > 1.
+    supports_beam_search = False
+
     def __init__(self, dim: int, codebook_sizes: tuple[int, int] = (512, 1024), decay: float = 0.99) -> None:
         super().__init__()
         if dim % 2:
@@ -102,14 +105,20 @@ class SplitResidualVQ(nn.Module):
         return QuantizerOutput(torch.cat([q_low, q_high], dim=1), codes, c_low + c_r)
 
     @torch.no_grad()
-    def encode(self, x: Tensor, n_codebooks: int = 2) -> Tensor:
+    def encode(self, x: Tensor, n_codebooks: int = 2, beam_width: int = 1) -> Tensor:
         """float [B, D, F] -> int64 [B, 2, F].
 
+        The search is greedy: the second codebook quantizes what the dual
+        attention predicts from the first across frames, so the frames' choices
+        are not independent and an M-best search per frame does not apply.
+
         Raises:
-            ValueError: ``n_codebooks`` is not 2.
+            ValueError: ``n_codebooks`` is not 2, or ``beam_width`` is not 1.
         """
         if n_codebooks != 2:
             raise ValueError("SRVQ always sends both codebooks")
+        if beam_width != 1:
+            raise ValueError("SRVQ's search is greedy only (beam width 1)")
         b, _, f = x.shape
         x_low, x_high = x.chunk(2, dim=1)
         i_low = self.low.assign(self._flat(x_low))
