@@ -178,7 +178,18 @@ def test_eval_jobs_gives_the_same_scores_in_the_same_order(speech_dir):
                                                                            b.file_bits)
     assert parallel.codebook_usage == serial.codebook_usage
     assert set(parallel.example["systems"]) == {"mscacodec-nb 1.2k"} and parallel.example["reference"]
-    assert parallel.notes == ["mscacodec-nb: decoded with the postfilter"]  # nothing about jobs being ignored
+    # nothing about jobs being ignored; the registry's beam width, as `nsc encode` uses it
+    assert parallel.notes == ["mscacodec-nb: decoded with the postfilter", "mscacodec-nb: encoded with beam width 4"]
+
+
+def test_eval_beam_width_option_is_used_and_noted(speech_dir, tiny_codec):
+    files = [speech_dir / "a.wav"]
+    kw = dict(codecs=[tiny_codec], bitrates_kbps=[1.2], baselines="none", visqol=False)
+    greedy, beam = evaluate(files, **kw), evaluate(files, beam_width=16, **kw)
+    assert "test-tiny: encoded with beam width 1 (greedy)" in greedy.notes
+    assert "test-tiny: encoded with beam width 16" in beam.notes
+    assert greedy.rows[0].payload_bits == beam.rows[0].payload_bits  # same bitrate, other codes
+    assert greedy.codebook_usage != beam.codebook_usage
 
 
 def test_eval_jobs_with_loaded_codecs_runs_serially_with_a_note(speech_dir, tiny_codec):

@@ -250,9 +250,12 @@ def test_model_card_compares_at_its_rate_and_reports_codebook_usage(tmp_path, mo
     assert "| srcodec-16k 0.95k | 50 % / 100 of 512, 25 % / 200 of 1024 |" in card
     assert "quantizer dropout" not in card  # one bitrate only
     assert "no postfilter by default" in card and "the evaluation below decoded" not in card  # its notes do not say
-    summary["notes"] = ["srcodec-16k: decoded without the postfilter"]
+    assert "searches the quantizer greedily" in card and "the evaluation below encoded" not in card
+    summary["notes"] = ["srcodec-16k: decoded without the postfilter", "srcodec-16k: encoded with beam width 1 (greedy)",
+                        "mscacodec-nb: encoded with beam width 4"]
     card = export.write_model_card("srcodec-16k", meta, summary, "1 CPU thread", 1.5, "as is.", log_path=log).read_text()
     assert "the evaluation below decoded without it" in card
+    assert "; the evaluation below encoded with beam width 1 (greedy).\n" in card and "width 4" not in card
     assert "- Recipe `nsc/train/recipes/srcodec-16k.toml` as is.\n" in card  # a copied note's full stop not doubled
     assert "`cpu` 2.13 M parameters (sized for 2 CPU cores; these weights" in card and "`paper` " in card
     assert card.splitlines()[2].startswith(get_spec_summary("srcodec-16k"))

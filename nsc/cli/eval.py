@@ -84,6 +84,10 @@ def eval_cli(
         "--postfilter/--no-postfilter", show_default=False,
         help="Decode nsc codecs with or without the postfilter. Default: as `nsc decode` does (each codec's "
              "default).")] = None,
+    beam_width: Annotated[Optional[int], typer.Option(
+        "--beam-width", min=1, metavar="N", show_default=False,
+        help="Encode nsc codecs with this quantizer search width (1: greedy). Default: as `nsc encode` does "
+             "(each codec's default).")] = None,
 ) -> None:
     """Score nsc codecs and the Codec2/Opus baselines on speech: PESQ, STOI, ViSQOL, LSD, exact bitrate, speed.
 
@@ -128,6 +132,7 @@ def eval_cli(
             weights=weight_files,
             jobs=jobs,
             postfilter=postfilter,
+            beam_width=beam_width,
         )
     except (UnknownCodecError, BitrateError) as exc:
         raise _error(str(exc), EXIT_USAGE) from None

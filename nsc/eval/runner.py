@@ -365,6 +365,11 @@ def postfilter_note(codec: str, on: bool) -> str:
     return f"{codec}: decoded {'with' if on else 'without'} the postfilter"
 
 
+def beam_note(codec: str, beam_width: int) -> str:
+    """The evaluation note saying with which quantizer search width ``codec`` was encoded (model cards read it back)."""
+    return f"{codec}: encoded with beam width {beam_width}" + (" (greedy)" if beam_width == 1 else "")
+
+
 def plan_systems(
     codecs: Sequence | None,
     bitrates_kbps: Sequence[float] | None,
@@ -376,6 +381,7 @@ def plan_systems(
     loader: Callable | None = None,
     weights: Mapping[str, str | Path] | None = None,
     postfilter: bool | None = None,
+    beam_width: int | None = None,
 ) -> list[System]:
     """Turn a request into the list of systems to run.
 
@@ -396,9 +402,12 @@ def plan_systems(
             weights (a checkpoint under evaluation); each use is noted.
         postfilter: decode with the postfilter (True), without (False), or as each
             codec's default (None); which codecs ran with it is noted.
+        beam_width: encode with this quantizer search width, or each codec's default
+            (None, as ``nsc encode``); the width each codec ran with is noted.
 
     Raises:
         UnknownCodecError, BitrateError, WeightsError: a named codec or rate is unusable.
+        NscError: ``beam_width`` is not one a codec can search with.
     """
     from ..postfilter import postfilter_for
     from ..registry import CODECS, resolve
@@ -438,6 +447,8 @@ def plan_systems(
                 continue
         else:
             codec = item
+        if beam_width is not None:
+            codec = codec.with_beam_width(beam_width)
         spec = codec.spec
         if ns is None:
             if bitrates_kbps:
@@ -456,6 +467,7 @@ def plan_systems(
                 ns = list(spec.n_codebooks_options)
         loaded.append(codec)
         notes.append(postfilter_note(spec.name, postfilter_for(spec, postfilter) is not None))
+        notes.append(beam_note(spec.name, codec.beam_width))
         for n in sorted(set(ns)):
             kbps = spec.bitrate_kbps(n)
             systems.append(
@@ -596,6 +608,7 @@ def evaluate(
     weights: Mapping[str, str | Path] | None = None,
     jobs: int = 1,
     postfilter: bool | None = None,
+    beam_width: int | None = None,
 ) -> EvalResult:
     """Encode, decode and score every reference file with every system.
 
@@ -623,6 +636,7 @@ def evaluate(
             no ``loader``; otherwise it runs serially with a note. Results and
             their order do not depend on ``jobs``; the speeds are per process.
         postfilter: as in :func:`plan_systems` (None: each codec's ``nsc decode`` default).
+        beam_width: as in :func:`plan_systems` (None: each codec's ``nsc encode`` default).
 
     Returns:
         :class:`EvalResult`.
@@ -643,7 +657,7 @@ def evaluate(
     try:
         systems = plan_systems(
             codecs, bitrates_kbps, baselines, result.notes, opus_rates=opus_rates, device=device, loader=loader,
-            weights=weights, postfilter=postfilter,
+            weights=weights, postfilter=postfilter, beam_width=beam_width,
         )
         if not systems:
             raise NscError("nothing to evaluate: " + ("; ".join(result.notes) or "no codecs and no baselines"))
@@ -664,7 +678,7 @@ def evaluate(
                 plan = dict(codecs=None if codecs is None else list(codecs), bitrates_kbps=bitrates_kbps,
                             baselines=list(baselines), opus_rates=opus_rates, device=device,
                             weights=None if weights is None else {k: str(v) for k, v in weights.items()},
-                            postfilter=postfilter)
+                            postfilter=postfilter, beam_width=beam_width)
             else:
                 result.notes.append("jobs > 1 ignored: codecs given as loaded objects run in this process only")
         _run_all(files, systems, result, use_visqol, example, progress, jobs=jobs, plan=plan, threads=threads)

@@ -169,6 +169,19 @@ def _presets_line(spec, shipped: str) -> str:
     return "; ".join(parts) or "none"
 
 
+def _beam_line(spec, eval_summary: dict | None) -> str:
+    """What encoding searches by default, and what the card's evaluation did (from its notes)."""
+    from ..eval.runner import beam_note
+
+    line = (f"`nsc encode` searches the quantizer with a beam of {spec.beam_width} (`--beam-width 1`: greedy, as in "
+            "training)" if spec.beam_width > 1 else "`nsc encode` searches the quantizer greedily (`--beam-width` widens it)")
+    prefix = beam_note(spec.name, 1).split(" 1")[0] + " "
+    for note in (eval_summary or {}).get("notes", []):
+        if note.startswith(prefix):
+            line += f"; the evaluation below {note[len(spec.name) + 2:]}"
+    return line
+
+
 def _postfilter_line(spec, eval_summary: dict | None) -> str:
     """What decoding does by default, and what the card's evaluation did (from its notes)."""
     from ..eval.runner import postfilter_note
@@ -239,6 +252,7 @@ def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware
 - Config: `{json.dumps(cfg, sort_keys=True)}`; {meta['parameters']:,} parameters; causal throughout.
 - Presets (`model.preset` in the recipe): {_presets_line(spec, cfg.get('preset', 'cpu'))}.
 - Weights: float16 safetensors, SHA-256 pinned in `manifest.json`.
+- Encoding: {_beam_line(spec, eval_summary)}.
 - Decoding: {_postfilter_line(spec, eval_summary)}.
 
 ## Training data
