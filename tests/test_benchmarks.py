@@ -116,3 +116,22 @@ def test_voicing_tells_a_harmonic_vowel_from_a_whispered_one():
     assert 150 < np.median(cents_up) < 250  # the vowel two semitones higher (and faster): 200 cents
     _, cents_noise = voicing.pitch_scores(vowel, whisper, sr)
     assert len(cents_noise) < pitched / 4  # noise has (almost) no pitch
+
+
+def test_paired_reports_mean_difference_t_and_wins(tmp_path):
+    header = "file,system,pesq,stoi,visqol,lsd_db\n"
+    base = tmp_path / "base.csv"
+    cand = tmp_path / "cand.csv"
+    base.write_text(header + "a,s 1k,2.0,0.80,2.0,7.0\nb,s 1k,2.2,0.82,,7.0\nc,s 1k,1.8,0.78,2.0,7.0\nd,t 2k,1.0,0.5,1.0,9.0\n")
+    cand.write_text(header + "a,s 1k,2.1,0.80,2.0,6.0\nb,s 1k,2.4,0.82,2.5,7.0\nc,s 1k,1.8,0.78,2.0,6.0\n")
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "paired.py"), str(base), str(cand)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("| s 1k |"))
+    # PESQ diffs 0.1, 0.2, 0.0: mean 0.1, sd 0.1, t = 0.1 / (0.1 / sqrt 3) = 1.7; better on 2 of 3
+    # ViSQOL: file b has no base score, so 2 pairs, both 0; LSD falls on 2 of 3 (better)
+    assert row == "| s 1k | 3 | +0.100 (1.7, 2/3) | +0.000 (0/3) | +0.000 (0/2) | -0.667 (-2.0, 2/3) |"
+    assert "t 2k" not in proc.stdout  # scored by one run only
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "paired.py"), str(base), str(tmp_path / "no.csv")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
