@@ -6,6 +6,9 @@ Times every direct child of the encoder's and decoder's layer stack (input
 conv, each MSR-CAM / MRF / residual block, each strided or transposed conv,
 the TCGRU bottleneck) and the quantizer with forward hooks, on one file of
 speech-like noise at the codec's default bitrate, after one warm-up pass.
+It times the model as encoding and decoding run it: with its MSR-CAM blocks
+fused for inference (``Codec.inference_model``, :mod:`nsc.models.fuse`),
+greedy quantizer search.
 Prints encode and decode speed (x real time) and the blocks that take the
 most time, with the rate they run at (samples or frames per second): the
 answer to "what limits the speed".
@@ -28,7 +31,7 @@ def profile(codec_name: str, seconds: float = 30.0, top: int = 8) -> dict:
 
     torch.set_num_threads(1)
     codec = load_codec(codec_name)
-    model = codec.model.eval()
+    model = codec.inference_model
     sr = codec.spec.sample_rate
     n = headline_n_codebooks(codec.spec)[0]
     x = torch.randn(1, 1, int(seconds * sr), generator=torch.Generator().manual_seed(0)) * 0.1

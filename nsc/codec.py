@@ -7,7 +7,7 @@ placement and ``torch.no_grad``.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor
@@ -39,6 +39,10 @@ class Codec:
         trained: False for a randomly initialised model (tests, smoke runs).
         beam_width: partial codes the quantizer search keeps per frame when encoding
             (1: greedy); :func:`load_codec` sets the codec's default (``spec.beam_width``).
+
+    :meth:`encode` and :meth:`decode` run :attr:`inference_model`, a copy of
+    ``model`` with its blocks fused for speed (:mod:`nsc.models.fuse`); ``model``
+    stays as trained, for its state dict and the training tools.
     """
 
     spec: CodecSpec
@@ -47,6 +51,16 @@ class Codec:
     device: torch.device
     trained: bool = True
     beam_width: int = 1
+    _inference: CodecModel | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def inference_model(self) -> CodecModel:
+        """``model`` with its MSR-CAM blocks fused (same outputs to float32 rounding); built on first use."""
+        if self._inference is None:
+            from .models.fuse import fuse_for_inference
+
+            self._inference = fuse_for_inference(self.model)
+        return self._inference
 
     @property
     def sample_rate(self) -> int:
@@ -76,13 +90,13 @@ class Codec:
 
         The quantizer search keeps ``beam_width`` partial codes per frame.
         """
-        codes = self.model.encode(audio.to(self.device, torch.float32), n_codebooks, self.beam_width)
+        codes = self.inference_model.encode(audio.to(self.device, torch.float32), n_codebooks, self.beam_width)
         return codes.cpu()
 
     @torch.inference_mode()
     def decode(self, codes: Tensor) -> Tensor:
         """int64 [B, Q, F] -> float32 [B, 1, F * hop_length] on CPU, clamped to [-1, 1]."""
-        audio = self.model.decode(codes.to(self.device, torch.long))
+        audio = self.inference_model.decode(codes.to(self.device, torch.long))
         return audio.float().clamp_(-1.0, 1.0).cpu()
 
 

@@ -78,7 +78,7 @@ def test_profile_blocks_names_the_blocks_that_take_the_time(tmp_path):
     shares = [float(r.split("|")[2].strip(" %")) for r in rows]
     assert any("MSRCAM" in r for r in rows) and any("TCGRU" in r for r in rows)
     assert 50 < sum(shares) <= 100.5 and shares == sorted(shares, reverse=True)
-    assert "| encoder[1] MSRCAM |" in md.read_text() and "| 8,000 |" in md.read_text()  # first block at 8 kHz
+    assert "| encoder[1] FusedMSRCAM |" in md.read_text() and "| 8,000 |" in md.read_text()  # first block at 8 kHz
 
 
 def _voicing_module():
