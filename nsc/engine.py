@@ -234,9 +234,9 @@ def _decode_batch(codec: Codec, items: list[np.ndarray]) -> list[np.ndarray]:
     return [audio[i, 0, : c.shape[1] * hop] for i, c in enumerate(items)]
 
 
-def _default_batch_size(codec: Codec) -> int:
+def _default_batch_size(on_cuda: bool) -> int:
     """Chunks per forward pass when none is asked for: :data:`DEFAULT_BATCH_SIZE_CUDA` on CUDA, else ``_CPU``."""
-    return DEFAULT_BATCH_SIZE_CUDA if codec.device.type == "cuda" else DEFAULT_BATCH_SIZE_CPU
+    return DEFAULT_BATCH_SIZE_CUDA if on_cuda else DEFAULT_BATCH_SIZE_CPU
 
 
 def _frames(seconds: float, codec_or_spec) -> int:
@@ -268,7 +268,7 @@ def encode_array(
         int64 ``[n_codebooks, F]`` with ``F = max(1, ceil(T / hop_length))``.
     """
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-    batch_size = batch_size or _default_batch_size(codec)
+    batch_size = batch_size or _default_batch_size(codec.device.type == "cuda")
     hop = codec.hop_length
     n_frames = max(1, -(-len(audio) // hop))
     plan = chunk_plan(n_frames, max(1, _frames(chunk_s, codec)), _frames(context_s, codec))
@@ -300,7 +300,7 @@ def decode_array(
         float32 ``[F * hop_length]`` at ``codec.sample_rate`` Hz, in [-1, 1].
     """
     codes = np.asarray(codes, dtype=np.int64)
-    batch_size = batch_size or _default_batch_size(codec)
+    batch_size = batch_size or _default_batch_size(codec.device.type == "cuda")
     hop = codec.hop_length
     plan = chunk_plan(codes.shape[1], max(1, _frames(chunk_s, codec)), _frames(context_s, codec))
     out = []
@@ -698,9 +698,7 @@ class Engine:
         if max_batch_s is None:
             max_batch_s = DEFAULT_MAX_BATCH_S_CUDA if on_cuda else DEFAULT_MAX_BATCH_S_CPU
         self.max_batch_s = max_batch_s
-        if batch_size is None:
-            batch_size = DEFAULT_BATCH_SIZE_CUDA if on_cuda else DEFAULT_BATCH_SIZE_CPU
-        self.batch_size = batch_size
+        self.batch_size = _default_batch_size(on_cuda) if batch_size is None else batch_size
 
     # ---- codecs
 

@@ -76,13 +76,19 @@ def test_rvq_prefix_codes_decode_to_partial_sums(n_codebooks, frames, seed):
     torch.testing.assert_close(q.decode(prefix), expected)
 
 
+def _trained(q: torch.nn.Module, x: torch.Tensor, steps: int) -> torch.nn.Module:
+    """``q`` after ``steps`` training forwards on ``x`` (k-means start, EMA updates), in eval mode."""
+    q.train()
+    for _ in range(steps):
+        q(x)
+    return q.eval()
+
+
 def test_rvq_each_stage_reduces_error_after_training():
     torch.manual_seed(0)
-    q = ResidualVQ(8, 4, 32).train()
+    q = ResidualVQ(8, 4, 32)
     x = torch.randn(4, 8, 64)
-    for _ in range(20):
-        q(x)
-    q.eval()
+    q = _trained(q, x, 20)
     errs = [torch.mean((q.decode(q.encode(x, n)) - x) ** 2).item() for n in range(1, 5)]
     assert all(b < a for a, b in zip(errs, errs[1:])), errs
 
@@ -155,11 +161,9 @@ def test_beam_search_finds_the_code_greedy_search_misses():
 
 def test_beam_width_one_is_the_greedy_search():
     torch.manual_seed(0)
-    q = ResidualVQ(8, 4, 32).train()
+    q = ResidualVQ(8, 4, 32)
     x = torch.randn(4, 8, 64)
-    for _ in range(5):
-        q(x)
-    q.eval()
+    q = _trained(q, x, 5)
     flat = x.permute(0, 2, 1).reshape(-1, 8)
     greedy = q.encode(x, 4).permute(0, 2, 1).reshape(-1, 4)
     assert torch.equal(beam_search([layer.embed for layer in q.layers], flat, 1), greedy)
@@ -167,11 +171,9 @@ def test_beam_width_one_is_the_greedy_search():
 
 def test_beam_search_lowers_a_trained_rvq_error():
     torch.manual_seed(0)
-    q = ResidualVQ(8, 3, 16).train()
+    q = ResidualVQ(8, 3, 16)
     x = _clusters(2048, dim=8, k=64).t().reshape(8, 4, 512).permute(1, 0, 2).contiguous()  # [4, 8, 512]
-    for _ in range(10):
-        q(x)
-    q.eval()
+    q = _trained(q, x, 10)
     for n in (2, 3):
         greedy = _residual_energy(q, x, q.encode(x, n)).mean()
         beam = _residual_energy(q, x, q.encode(x, n, beam_width=8)).mean()

@@ -12,6 +12,7 @@ rate that the evaluated nsc codecs use (8 kHz when there are none).
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -365,9 +366,23 @@ def postfilter_note(codec: str, on: bool) -> str:
     return f"{codec}: decoded {'with' if on else 'without'} the postfilter"
 
 
+def beam_text(beam_width: int) -> str:
+    """``"encoded with beam width N"`` (``" (greedy)"`` added for 1): what :func:`beam_note` says of a codec."""
+    return f"encoded with beam width {beam_width}" + (" (greedy)" if beam_width == 1 else "")
+
+
 def beam_note(codec: str, beam_width: int) -> str:
     """The evaluation note saying with which quantizer search width ``codec`` was encoded (model cards read it back)."""
-    return f"{codec}: encoded with beam width {beam_width}" + (" (greedy)" if beam_width == 1 else "")
+    return f"{codec}: {beam_text(beam_width)}"
+
+
+def noted_beam_width(notes: Sequence[str], codec: str) -> int | None:
+    """The beam width an evaluation's notes (:func:`beam_note`) say ``codec`` was encoded with, or None."""
+    for note in notes:
+        m = re.fullmatch(re.escape(f"{codec}: encoded with beam width ") + r"(\d+)( \(greedy\))?", note)
+        if m:
+            return int(m.group(1))
+    return None
 
 
 def plan_systems(

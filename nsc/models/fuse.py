@@ -35,14 +35,14 @@ def _fold_batchnorm(conv: nn.Conv1d, bn: nn.BatchNorm1d) -> tuple[Tensor, Tensor
     return conv.weight * scale[:, None, None], (bias - bn.running_mean) * scale + bn.bias
 
 
-def _conv(weight: Tensor, bias: Tensor, causal_kernel: int | None = None) -> nn.Conv1d:
-    """A conv holding ``weight``/``bias`` (causal with that kernel size, else 1x1), frozen."""
+def _conv(weight: Tensor, bias: Tensor, causal: bool = False) -> nn.Conv1d:
+    """A convolution holding ``weight`` [C_out, C_in, k] and ``bias`` [C_out] (causal, or a plain 1x1)."""
     c_out, c_in, k = weight.shape
-    conv = CausalConv1d(c_in, c_out, k) if causal_kernel else nn.Conv1d(c_in, c_out, k)
+    conv = CausalConv1d(c_in, c_out, k) if causal else nn.Conv1d(c_in, c_out, k)
     with torch.no_grad():
         conv.weight.copy_(weight)
         conv.bias.copy_(bias)
-    return conv.requires_grad_(False)
+    return conv
 
 
 def _left_pad_kernel(weight: Tensor, k: int) -> Tensor:
@@ -98,11 +98,11 @@ class FusedMSRCAM(nn.Module):
                 branches = [block.conv_s1, block.conv_s2, block.conv_p1, block.conv_p2]
                 return cls(branches, block.fuse, attn_in, attn_out, block.pool)
             s = _conv(torch.cat([_left_pad_kernel(block.conv_s1.weight, 5), block.conv_s2.weight]),
-                      torch.cat([block.conv_s1.bias, block.conv_s2.bias]), causal_kernel=5)
+                      torch.cat([block.conv_s1.bias, block.conv_s2.bias]), causal=True)
             w_p2 = block.conv_p2.weight
             w_p2 = torch.cat([w_p2[:, c:], w_p2[:, :c]], dim=1)  # reads [S1, S2] instead of [S2, S1]
             p = _conv(torch.cat([_left_pad_kernel(block.conv_p1.weight, 5), w_p2]),
-                      torch.cat([block.conv_p1.bias, block.conv_p2.bias]), causal_kernel=5)
+                      torch.cat([block.conv_p1.bias, block.conv_p2.bias]), causal=True)
         return cls([s, p], block.fuse, attn_in, attn_out, block.pool)
 
     def forward(self, m: Tensor) -> Tensor:

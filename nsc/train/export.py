@@ -171,14 +171,13 @@ def _presets_line(spec, shipped: str) -> str:
 
 def _beam_line(spec, eval_summary: dict | None) -> str:
     """What encoding searches by default, and what the card's evaluation did (from its notes)."""
-    from ..eval.runner import beam_note
+    from ..eval.runner import beam_text, noted_beam_width
 
     line = (f"`nsc encode` searches the quantizer with a beam of {spec.beam_width} (`--beam-width 1`: greedy, as in "
             "training)" if spec.beam_width > 1 else "`nsc encode` searches the quantizer greedily (`--beam-width` widens it)")
-    prefix = beam_note(spec.name, 1).split(" 1")[0] + " "
-    for note in (eval_summary or {}).get("notes", []):
-        if note.startswith(prefix):
-            line += f"; the evaluation below {note[len(spec.name) + 2:]}"
+    width = noted_beam_width((eval_summary or {}).get("notes", []), spec.name)
+    if width is not None:
+        line += f"; the evaluation below {beam_text(width)}"
     return line
 
 
