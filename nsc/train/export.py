@@ -27,12 +27,12 @@ from pathlib import Path
 from safetensors import safe_open
 
 from ..codec import build_model
-from ..errors import NscError
+from ..errors import NscError, WeightsError
 from ..registry import get_spec
 from ..weights import MANIFEST, WEIGHTS_DIR, load_weights, read_manifest, save_weights
 from .curves import append_run, codebook_mels, hours_trained, loss_records, read_log, valid_points, valid_subset
 
-__all__ = ["export_weights", "write_model_card"]
+__all__ = ["export_weights", "read_generator", "write_model_card"]
 
 DATA_SUMMARY = """\
 Real human speech from `../shared/data/speech` (1.76 h, 1107 files, 317 speakers; English, Persian, Twi),
@@ -51,6 +51,39 @@ Attributions and processing are listed in that folder's README. Augmentation: ra
 random gain of +-10 dB, speed perturbation of +-5 %."""
 
 
+def _header(path: Path) -> dict[str, str]:
+    """A weights file's header fields other than its config (step, provenance notes)."""
+    with safe_open(str(path), framework="pt") as f:
+        return {k: v for k, v in (f.metadata() or {}).items() if k != "config"}
+
+
+def read_generator(src: Path) -> tuple[dict, dict, dict[str, str]]:
+    """Generator weights from a training checkpoint (.ckpt) or a weights file (.safetensors).
+
+    Returns:
+        (state dict of float32 tensors, config ``{"codec", "model", ...}``, header fields other
+        than the config as strings: a checkpoint gives its run's ``step``, a weights file
+        whatever :func:`nsc.weights.save_weights` wrote into it).
+
+    Raises:
+        WeightsError: ``src`` is missing or not an nsc checkpoint or weights file.
+    """
+    src = Path(src)
+    if src.suffix != ".ckpt":
+        state, config = load_weights(src, verify=False)
+        return state, config, _header(src)
+    if not src.is_file():
+        raise WeightsError(f"checkpoint {src} not found")
+    import torch
+
+    try:
+        ck = torch.load(src, map_location="cpu", weights_only=False)
+        config = {"codec": ck["config"]["codec"], "model": ck["config"]["model"]}
+        return ck["model"], config, {"step": str(ck["step"])}
+    except Exception as e:  # noqa: BLE001 - pickle/zip/key errors vary; any of them means not ours
+        raise WeightsError(f"{src} is not a readable nsc training checkpoint ({type(e).__name__})") from None
+
+
 def export_weights(src: Path, codec: str) -> tuple[Path, str, dict]:
     """Copy ``src`` into the package as ``codec``'s float16 weights; returns (path, sha256, metadata).
 
@@ -59,23 +92,13 @@ def export_weights(src: Path, codec: str) -> tuple[Path, str, dict]:
         ValueError: the weights were trained for another codec.
     """
     spec = get_spec(codec)
-    if Path(src).suffix == ".ckpt":  # a training checkpoint: take its generator
-        import torch
-
-        ck = torch.load(src, map_location="cpu", weights_only=False)
-        state, config = ck["model"], {"codec": ck["config"]["codec"], "model": ck["config"]["model"]}
-        meta = {"step": str(ck["step"])}
-    else:
-        state, config = load_weights(src, verify=False)
-        with safe_open(str(src), framework="pt") as f:
-            meta = f.metadata() or {}
+    state, config, meta = read_generator(src)
     if config.get("codec", codec) != codec:
         raise ValueError(f"{src} holds weights for {config['codec']}, not {codec}")
     model = build_model(spec, config.get("model", {}))
     model.load_state_dict(state, strict=True)
     dest = WEIGHTS_DIR / spec.weights
-    card = {k: v for k, v in meta.items() if k != "config"}
-    sha = save_weights(model.state_dict(), {"codec": codec, "model": model.config}, dest, **card)
+    sha = save_weights(model.state_dict(), {"codec": codec, "model": model.config}, dest, **meta)
     manifest = read_manifest()
     manifest[spec.weights] = {
         "codec": codec,
@@ -84,7 +107,7 @@ def export_weights(src: Path, codec: str) -> tuple[Path, str, dict]:
         "step": int(meta.get("step", 0)),
     }
     MANIFEST.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return dest, sha, {**card, "parameters": manifest[spec.weights]["parameters"], "config": model.config}
+    return dest, sha, {**meta, "parameters": manifest[spec.weights]["parameters"], "config": model.config}
 
 
 def packaged_meta(codec: str) -> dict:
@@ -96,9 +119,7 @@ def packaged_meta(codec: str) -> dict:
     spec = get_spec(codec)
     path = WEIGHTS_DIR / spec.weights
     _, config = load_weights(path, verify=True)
-    with safe_open(str(path), framework="pt") as f:
-        meta = {k: v for k, v in (f.metadata() or {}).items() if k != "config"}
-    return {**meta, "parameters": read_manifest()[spec.weights]["parameters"], "config": config.get("model", {})}
+    return {**_header(path), "parameters": read_manifest()[spec.weights]["parameters"], "config": config.get("model", {})}
 
 
 def _eval_table(summary: dict, codec: str, sample_rate: int) -> str:

@@ -25,11 +25,11 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..errors import WeightsError
-from ..weights import load_weights, save_weights
+from ..weights import save_weights
+from .export import read_generator
 from .resize import one_line_errors
 
-__all__ = ["average_states", "load_generator", "main"]
+__all__ = ["average_states", "main"]
 
 
 def average_states(states: list[dict[str, Tensor]]) -> dict[str, Tensor]:
@@ -56,32 +56,6 @@ def average_states(states: list[dict[str, Tensor]]) -> dict[str, Tensor]:
     }
 
 
-def load_generator(path: Path) -> tuple[dict[str, Tensor], dict, int]:
-    """(state, {"codec", "model"} config, step) of a training checkpoint (.ckpt) or weights file (.safetensors).
-
-    A checkpoint gives its float32 generator and its run's step; a weights file its float16
-    tensors and the ``step`` in its header (0 without one).
-
-    Raises:
-        WeightsError: the file is missing or not a checkpoint or weights file of nsc.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path}: no such file")
-    if path.suffix == ".safetensors":
-        state, config = load_weights(path, verify=False)
-        from safetensors import safe_open
-
-        with safe_open(str(path), "pt") as f:
-            step = int((f.metadata() or {}).get("step", 0))
-        return state, {"codec": config.get("codec"), "model": config.get("model", {})}, step
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=False)
-        return ck["model"], {"codec": ck["config"]["codec"], "model": ck["config"]["model"]}, int(ck["step"])
-    except Exception as e:  # pickle, zip or key errors: not one of our checkpoints
-        raise WeightsError(f"{path}: not an nsc training checkpoint ({type(e).__name__})") from None
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("codec")
@@ -93,13 +67,13 @@ def main() -> None:
     with one_line_errors():
         if a.output.exists():
             raise ValueError(f"{a.output} exists; not overwriting it")
-        loaded = [load_generator(m) for m in a.models]
-        configs = {str(sorted(c.items())) for _, c, _ in loaded}
-        if len(configs) > 1 or loaded[0][1]["codec"] != a.codec:
+        loaded = [read_generator(m) for m in a.models]
+        config = loaded[0][1]
+        if config.get("codec") != a.codec or any(c != config for _, c, _ in loaded):
             raise ValueError(f"the models are not all {a.codec} with one model config")
         state = average_states([s for s, _, _ in loaded])
-        step = a.base_step + max(st for _, _, st in loaded)
-        save_weights(state, loaded[0][1], a.output, step=str(step), soup_of=", ".join(map(str, a.models)))
+        step = a.base_step + max(int(meta.get("step", 0)) for _, _, meta in loaded)
+        save_weights(state, config, a.output, step=str(step), soup_of=", ".join(map(str, a.models)))
         print(f"wrote {a.output}: uniform soup of {len(loaded)} models, step {step}")
 
 
