@@ -6,9 +6,10 @@ Fine-tunes that start from the same trained weights and differ only in their ran
 seed (crops, augmentation, quantizer dropout) end in one basin of the loss, and the
 mean of their weights is often better than either of them: Wortsman et al., "Model
 soups: averaging weights of multiple fine-tuned models improves accuracy without
-increasing inference time", ICML 2022 (the "uniform soup" of section 3). mscacodec-nb's
-step-56056 weights are the uniform soup of two such rounds (model card): at 1.2 kbit/s
-it gained more PESQ than either run alone, at no cost at run time.
+increasing inference time", ICML 2022 (the "uniform soup" of section 3). The shipped
+mscacodec-nb weights are such soups, of two rounds each (steps 56056 and 59856; model
+card and README): each scored at least as well as the better of its two runs, at no cost
+at run time.
 
 Every floating tensor is averaged in float32, parameters and buffers alike (BatchNorm
 running statistics, the RVQ codebooks and their EMA statistics); integer buffers
@@ -62,7 +63,9 @@ def main() -> None:
     p.add_argument("models", type=Path, nargs="+", help="training checkpoints (.ckpt) or weights (.safetensors)")
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--base-step", type=int, default=0,
-                   help="step of the weights the runs started from; the soup's step is this plus the longest run's")
+                   help="step of the weights the runs started from; the soup's step is this plus the longest "
+                        "run's (a checkpoint counts its run's steps; a weights file's step is taken as it is, "
+                        "so leave this at 0 for those that already count from the start)")
     a = p.parse_args()
     with one_line_errors():
         if a.output.exists():
