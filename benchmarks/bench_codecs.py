@@ -61,6 +61,7 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 
 from _machine import describe  # noqa: E402
 from nsc.codec import Codec, load_codec  # noqa: E402
+from nsc.models.precision import native_bfloat16  # noqa: E402
 from nsc.errors import NscError, WeightsError  # noqa: E402
 from nsc.postfilter import apply as apply_postfilter  # noqa: E402
 from nsc.postfilter import postfilter_for  # noqa: E402
@@ -249,6 +250,7 @@ def bench_speed(names: list[str], audio: np.ndarray, origin: str, repeats: int, 
     speeds: dict[tuple[str, int], tuple[float, float]] = {}
     labels = {}
     slow: set[tuple[str, int]] = set()
+    dec_f32: dict[str, float] = {}
     for name in names:
         codec, labels[name] = load(name)
         x = torch.from_numpy(at_rate(audio, codec.sample_rate)).view(1, 1, -1)
@@ -262,13 +264,19 @@ def bench_speed(names: list[str], audio: np.ndarray, origin: str, repeats: int, 
                 slow.add((name, t))
             enc = best_of(lambda: codec.encode(xs, n_codebooks), runs)
             codes = codec.encode(xs, n_codebooks)
-            dec = best_of(lambda: codec.decode(codes), runs)
             n_s = xs.shape[-1] / codec.sample_rate
             pf = postfilter_for(codec.spec)  # what `nsc decode` adds by default (numpy, one thread)
             if pf is not None:
                 y = codec.decode(codes)[0, 0].numpy()
-                dec += best_of(lambda: apply_postfilter(y, pf), runs)
+                pf_s = best_of(lambda: apply_postfilter(y, pf), runs)
+            else:
+                pf_s = 0.0
+            dec = best_of(lambda: codec.decode(codes), runs) + pf_s
             speeds[name, t] = (n_s / enc, n_s / dec)
+            if t == 1:  # `nsc decode --precision float32`, for the machines without native bfloat16
+                f32 = codec.with_precision("float32")
+                f32.decode(codes[..., :50])  # build its inference model outside the timing
+                dec_f32[name] = n_s / (best_of(lambda: f32.decode(codes), runs) + pf_s)
     torch.set_num_threads(CLI_THREADS)
 
     baselines: dict[str, tuple[float, float]] = {}
@@ -284,17 +292,21 @@ def bench_speed(names: list[str], audio: np.ndarray, origin: str, repeats: int, 
             continue
         baselines[label] = (seconds / min(r.encode_s for r in trips), seconds / min(r.decode_s for r in trips))
 
-    cols = [f"{k} {t} thr" for t in threads for k in ("encode", "decode")]
+    cols = [f"{k} {t} thr" for t in threads for k in ("encode", "decode")] + ["decode 1 thr float32"]
     table = Table(f"Speed, one {seconds:g} s file (x real time, best of {repeats})",
                   describe(" and ".join(map(str, threads))), ["codec"] + cols)
     for name in names:
         table.rows.append([labels[name]] + [fx(v) + ("*" if (name, t) in slow else "") for t in threads
-                                            for v in speeds[name, t]])
+                                            for v in speeds[name, t]] + [fx(dec_f32[name])])
     for label, (e, d) in baselines.items():
-        table.rows.append([f"{label} (tool, 1 thread)"] + [fx(v) for _ in threads for v in (e, d)])
+        table.rows.append([f"{label} (tool, 1 thread)"] + [fx(v) for _ in threads for v in (e, d)] + [fx(d)])
+    arithmetic = ("in bfloat16 (this CPU computes it natively)" if native_bfloat16()
+                  else "in float32 (this CPU has no native bfloat16)")
     table.notes = [f"audio: {origin}; nsc: model, plus the postfilter where `nsc models` says it is on "
                    "(decode), default bitrate; Codec2 at 8 kHz, Opus at 16 kHz "
-                   "(--speech --hard-cbr, 20 ms frames), each tool run as a process on raw PCM."]
+                   "(--speech --hard-cbr, 20 ms frames), each tool run as a process on raw PCM.",
+                   f"decode: as `nsc decode` runs by default (`--precision auto`): the decoder's MSR-CAM blocks "
+                   f"{arithmetic}; decode float32: `--precision float32`."]
     if slow:
         table.notes.append(f"(*) below 2x real time in the warm-up, so timed once on a {SLOW_EXCERPT_S} s excerpt.")
     table.notes += [f"left out: {m}" for m in missing]

@@ -57,19 +57,24 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'nsc' has no attribute {name!r}")
 
 
-def load_codec(name: str = "mscacodec-nb", *, weights: str | Path | None = None, device: str = "cpu") -> "Codec":
-    """Load a registered codec with its trained weights (cached per name, weights file and device).
+def load_codec(name: str = "mscacodec-nb", *, weights: str | Path | None = None, device: str = "cpu",
+               precision: str = "auto") -> "Codec":
+    """Load a registered codec with its trained weights (cached per name, weights file, device and precision).
 
     Args:
         name: registry name (``nsc models`` lists them), e.g. ``"mscacodec-nb"``.
         weights: a safetensors file of your own; default is the packaged file, or
             ``$NSC_WEIGHTS_DIR/<name>.safetensors`` when that exists.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
+        precision: the decoder's arithmetic: ``"auto"`` (bfloat16 for its MSR-CAM
+            blocks on a CPU with native bfloat16, else float32), ``"float32"`` or
+            ``"bfloat16"`` (:mod:`nsc.models.precision`). Encoding is always float32.
 
     Returns:
         a :class:`~nsc.codec.Codec` (``.encode``/``.decode`` on torch tensors, ``.fingerprint``).
 
     Raises:
+        NscError: an unknown ``precision``.
         UnknownCodecError: no such codec.
         WeightsError: weights missing, failing their SHA-256 check, or not fitting the model.
     """
@@ -84,10 +89,11 @@ def load_codec(name: str = "mscacodec-nb", *, weights: str | Path | None = None,
         stamp = path.stat().st_mtime_ns
     except OSError:
         stamp = None
-    key = (spec.name, str(path.resolve()), stamp, str(resolve_device(device)))
+    key = (spec.name, str(path.resolve()), stamp, str(resolve_device(device)), precision)
     with _cache_lock:
         if key not in _cache:
-            _cache[key] = _load(spec.name, weights=None if weights is None else str(weights), device=device)
+            codec = _load(spec.name, weights=None if weights is None else str(weights), device=device)
+            _cache[key] = codec.with_precision(precision)
         return _cache[key]
 
 
@@ -174,6 +180,7 @@ def decode(
     sample_rate: int | str | None = None,
     salvage: bool = False,
     postfilter: bool | None = None,
+    precision: str | None = None,
 ) -> tuple["np.ndarray", int]:
     """Decompress the bytes of a `.nsc` file.
 
@@ -188,11 +195,14 @@ def decode(
             where packets are damaged; without it a damaged file raises.
         postfilter: apply :mod:`nsc.postfilter` to the decoded speech (True), not
             (False), or as the codec's registry entry says (None, ``nsc decode``'s default).
+        precision: the decoder's arithmetic, as in :func:`load_codec`; None: ``"auto"``,
+            or a given codec's own.
 
     Returns:
         (float32 mono ``[T]`` in [-1, 1], its sample rate in Hz).
 
     Raises:
+        NscError: an unknown ``precision``.
         FormatError: not a `.nsc` file, unsupported version, or damaged (without ``salvage``).
         UnknownCodecError: the header names a codec this nsc does not know.
         WeightsError: the file was made with other weights than the loaded codec's
@@ -213,12 +223,10 @@ def decode(
     else:
         (header, codes), damages = container.unpack(bytes(data)), []
     spec = spec_for_wire_id(header.codec_id)
-    if codec is None:
-        c = load_codec(spec.name)
-    elif isinstance(codec, Codec):
-        c = codec
+    if isinstance(codec, Codec):
+        c = codec if precision is None else codec.with_precision(precision)
     else:
-        c = load_codec(codec)
+        c = load_codec(spec.name if codec is None else codec, precision=precision or "auto")
     if c.spec.wire_id != header.codec_id:
         raise WeightsError(f"the file was made by {spec.name}, not {c.spec.name}")
     check_fingerprint(c, header)
@@ -265,20 +273,24 @@ def encode_file(src: str | Path, dst: str | Path, *, bitrate_kbps: float | str |
 
 
 def decode_file(src: str | Path, dst: str | Path, *, sample_rate: int | str | None = None,
-                salvage: bool = False, force: bool = False, postfilter: bool | None = None) -> "FileResult":
+                salvage: bool = False, force: bool = False, postfilter: bool | None = None,
+                precision: str = "auto") -> "FileResult":
     """Decode one `.nsc` file to a 16-bit WAV file with the streaming engine.
 
     Args:
         sample_rate: as in :func:`decode`.
         salvage: as in :func:`decode`; lost ranges are in ``result.lost``.
         postfilter: as in :func:`decode`.
+        precision: as in :func:`load_codec`.
 
     Raises:
-        NscError: the input failed (damaged, wrong weights...), or the output exists without ``force``.
+        NscError: an unknown ``precision``; the input failed (damaged, wrong weights...), or the
+            output exists without ``force``.
     """
     from .engine import Engine, Job
 
-    result = Engine(codec_loader=lambda name: load_codec(name), postfilter=postfilter).decode_files(
+    engine = Engine(codec_loader=lambda name: load_codec(name, precision=precision), postfilter=postfilter)
+    result = engine.decode_files(
         [Job(str(src), str(dst))], sample_rate=sample_rate, salvage=salvage, force=force
     ).results[0]
     if not result.ok:

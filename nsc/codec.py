@@ -39,9 +39,13 @@ class Codec:
         trained: False for a randomly initialised model (tests, smoke runs).
         beam_width: partial codes the quantizer search keeps per frame when encoding
             (1: greedy); :func:`load_codec` sets the codec's default (``spec.beam_width``).
+        precision: the decoder's arithmetic, one of :data:`nsc.models.precision.PRECISIONS`:
+            ``"auto"`` (bfloat16 for its wide blocks on a CPU with native bfloat16, else
+            float32), ``"float32"`` or ``"bfloat16"``. Encoding is float32 whatever it is.
 
     :meth:`encode` and :meth:`decode` run :attr:`inference_model`, a copy of
-    ``model`` with its blocks fused for speed (:mod:`nsc.models.fuse`); ``model``
+    ``model`` with its blocks fused for speed (:mod:`nsc.models.fuse`) and its
+    decoder's wide blocks in ``precision`` (:mod:`nsc.models.precision`); ``model``
     stays as trained, for its state dict and the training tools.
     """
 
@@ -51,16 +55,27 @@ class Codec:
     device: torch.device
     trained: bool = True
     beam_width: int = 1
+    precision: str = "auto"
     _inference: CodecModel | None = field(default=None, repr=False, compare=False)
 
     @property
     def inference_model(self) -> CodecModel:
-        """``model`` with its MSR-CAM blocks fused (same outputs to float32 rounding); built on first use."""
+        """``model`` with its MSR-CAM blocks fused and its decoder in :attr:`decoder_dtype`; built on first use."""
         if self._inference is None:
             from .models.fuse import fuse_for_inference
+            from .models.precision import lower_precision
 
-            self._inference = fuse_for_inference(self.model)
+            model = fuse_for_inference(self.model)
+            lower_precision(model, self.decoder_dtype)
+            self._inference = model
         return self._inference
+
+    @property
+    def decoder_dtype(self) -> torch.dtype:
+        """The dtype the decoder's wide blocks compute in, :attr:`precision` resolved on this machine."""
+        from .models.precision import resolve_precision
+
+        return resolve_precision(self.precision, self.device)
 
     @property
     def sample_rate(self) -> int:
@@ -83,6 +98,20 @@ class Codec:
         if beam_width > 1 and not getattr(getattr(self.model, "quantizer", None), "supports_beam_search", False):
             raise NscError(f"{self.spec.name}'s quantizer searches greedily only; its beam width must be 1")
         return replace(self, beam_width=beam_width)
+
+    def with_precision(self, precision: str) -> "Codec":
+        """This codec (same trained model, shared) decoding in ``precision`` (see :attr:`precision`).
+
+        Raises:
+            NscError: ``precision`` is not one of :data:`nsc.models.precision.PRECISIONS`.
+        """
+        from .models.precision import PRECISIONS
+
+        if precision not in PRECISIONS:
+            raise NscError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        if precision == self.precision:
+            return self
+        return replace(self, precision=precision, _inference=None)
 
     @torch.inference_mode()
     def encode(self, audio: Tensor, n_codebooks: int) -> Tensor:

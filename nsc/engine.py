@@ -657,6 +657,12 @@ class Engine:
         codec_loader: ``name -> Codec`` used to load codecs (default :func:`~nsc.codec.load_codec`).
         postfilter: decoding applies :mod:`nsc.postfilter` (True), not (False), or as each
             codec's registry entry says (None).
+        precision: the decoder's arithmetic for every codec the engine uses (see
+            :mod:`nsc.models.precision`), or None to leave each codec's own
+            (``"auto"`` for those the default loader loads).
+
+    Raises:
+        NscError: a bad ``batch_size``, ``chunk_s``, ``context_s`` or ``precision``.
     """
 
     def __init__(
@@ -673,8 +679,15 @@ class Engine:
         listener: Listener | None = None,
         codec_loader: Callable[[str], Codec] | None = None,
         postfilter: bool | None = None,
+        precision: str | None = None,
     ) -> None:
         self.postfilter = postfilter
+        if precision is not None:
+            from .models.precision import PRECISIONS
+
+            if precision not in PRECISIONS:
+                raise NscError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        self.precision = precision
         if batch_size is not None and batch_size < 1:
             raise NscError("--batch-size must be at least 1")
         if chunk_s <= 0 or context_s < 0:
@@ -691,6 +704,7 @@ class Engine:
         if isinstance(codec, str):
             codec = self._loader(codec)
         if codec is not None:
+            codec = self._with_precision(codec)
             self.codec = codec
             self._codecs[codec.spec.name] = codec
         self.n_codebooks = n_codebooks or (self.codec.spec.default_n_codebooks if self.codec else None)
@@ -710,8 +724,11 @@ class Engine:
         """
         with self._lock:
             if spec.name not in self._codecs:
-                self._codecs[spec.name] = self._loader(spec.name)
+                self._codecs[spec.name] = self._with_precision(self._loader(spec.name))
             return self._codecs[spec.name]
+
+    def _with_precision(self, codec: Codec) -> Codec:
+        return codec if self.precision is None else codec.with_precision(self.precision)
 
     # ---- public batch entry points
 

@@ -31,6 +31,7 @@ def test_bench_codecs_smoke(tmp_path):
         assert heading in out, heading
     assert out.count("machine: ") >= 5  # the run, then each table
     assert "mscacodec-nb" in out and "batch size" in out and "encode MiB" in out
+    assert "decode 1 thr float32" in out and "--precision float32" in out
     if shutil.which("c2enc") and shutil.which("opusenc"):
         assert "Codec2 1200" in out and "Opus 8 kbit/s" in out and "== Speed ratio, nsc / baseline" in out
     if not torch.cuda.is_available():

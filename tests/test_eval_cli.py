@@ -15,6 +15,7 @@ from nsc.cli import app
 from nsc.errors import WeightsError
 from nsc.eval import evaluate
 from nsc.eval.runner import parse_baselines
+from nsc.models.precision import native_bfloat16
 from test_metrics import vowel
 
 runner = CliRunner()
@@ -178,8 +179,22 @@ def test_eval_jobs_gives_the_same_scores_in_the_same_order(speech_dir):
                                                                            b.file_bits)
     assert parallel.codebook_usage == serial.codebook_usage
     assert set(parallel.example["systems"]) == {"mscacodec-nb 1.2k"} and parallel.example["reference"]
-    # nothing about jobs being ignored; the registry's beam width, as `nsc encode` uses it
-    assert parallel.notes == ["mscacodec-nb: decoded with the postfilter", "mscacodec-nb: encoded with beam width 4"]
+    # nothing about jobs being ignored; the registry's beam width, as `nsc encode` uses it; `nsc decode`'s precision
+    arithmetic = "with its MSR-CAM blocks in bfloat16" if native_bfloat16() else "in float32"
+    assert parallel.notes == ["mscacodec-nb: decoded with the postfilter", "mscacodec-nb: encoded with beam width 4",
+                              f"mscacodec-nb: decoded {arithmetic}"]
+
+
+def test_eval_precision_option_is_used_and_noted(speech_dir, tiny_codec):
+    files = [speech_dir / "a.wav"]
+    kw = dict(codecs=[tiny_codec], bitrates_kbps=[1.2], baselines="none", visqol=False)
+    f32, b16 = evaluate(files, precision="float32", **kw), evaluate(files, precision="bfloat16", **kw)
+    assert "test-tiny: decoded in float32" in f32.notes
+    assert "test-tiny: decoded with its MSR-CAM blocks in bfloat16" in b16.notes
+    assert f32.rows[0].lsd_db != b16.rows[0].lsd_db  # the decoder did run in each
+    r = CliRunner().invoke(app, ["eval", str(files[0]), "-c", "test-tiny", "--baselines", "none",
+                                 "--precision", "fp16"])
+    assert r.exit_code == 2 and "--precision must be one of" in r.stderr
 
 
 def test_eval_beam_width_option_is_used_and_noted(speech_dir, tiny_codec):

@@ -38,6 +38,7 @@ __all__ = [
     "usage_error",
     "cli_errors",
     "check_device",
+    "check_precision",
     "parse_sample_rate",
     "BatchUI",
     "fmt_duration",
@@ -121,6 +122,19 @@ def check_device(device: str) -> str:
         if not torch.cuda.is_available():
             raise usage_error("--device cuda asked for, but no CUDA device is available (use auto or cpu)")
     return device
+
+
+def check_precision(precision: str) -> str:
+    """Validate ``--precision`` (:data:`nsc.models.precision.PRECISIONS`).
+
+    Raises:
+        typer.Exit: code 2 with a one-line message.
+    """
+    from ..models.precision import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise usage_error(f"--precision must be {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}, got {precision!r}")
+    return precision
 
 
 def parse_sample_rate(text: str | None) -> int | str | None:

@@ -88,6 +88,9 @@ def eval_cli(
         "--beam-width", min=1, metavar="N", show_default=False,
         help="Encode nsc codecs with this quantizer search width (1: greedy). Default: as `nsc encode` does "
              "(each codec's default).")] = None,
+    precision: Annotated[Optional[str], typer.Option(
+        "--precision", metavar="auto|float32|bfloat16", show_default=False,
+        help="Decode nsc codecs in this arithmetic. Default: as `nsc decode` does (auto).")] = None,
 ) -> None:
     """Score nsc codecs and the Codec2/Opus baselines on speech: PESQ, STOI, ViSQOL, LSD, exact bitrate, speed.
 
@@ -105,6 +108,11 @@ def eval_cli(
         pairs = parse_baselines(baselines)
         files = find_audio(references, split=split)
         weight_files = _parse_weights(weights or [])
+        if precision is not None:
+            from ..models.precision import PRECISIONS
+
+            if precision not in PRECISIONS:
+                raise NscError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     except (BitrateError, UnknownCodecError, AudioError, NscError) as exc:
         raise _error(str(exc), EXIT_USAGE) from None
     if limit:
@@ -133,6 +141,7 @@ def eval_cli(
             jobs=jobs,
             postfilter=postfilter,
             beam_width=beam_width,
+            precision=precision,
         )
     except (UnknownCodecError, BitrateError) as exc:
         raise _error(str(exc), EXIT_USAGE) from None

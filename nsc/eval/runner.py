@@ -376,6 +376,17 @@ def beam_note(codec: str, beam_width: int) -> str:
     return f"{codec}: {beam_text(beam_width)}"
 
 
+def precision_note(codec) -> str:
+    """The evaluation note giving the arithmetic a loaded ``codec``'s decoder runs in (:mod:`nsc.models.precision`)."""
+    import torch
+
+    lowered = {str(m.compute_dtype).removeprefix("torch.") for m in codec.inference_model.decoder.modules()
+               if getattr(m, "compute_dtype", torch.float32) != torch.float32}
+    if not lowered:
+        return f"{codec.spec.name}: decoded in float32"
+    return f"{codec.spec.name}: decoded with its MSR-CAM blocks in {', '.join(sorted(lowered))}"
+
+
 def noted_beam_width(notes: Sequence[str], codec: str) -> int | None:
     """The beam width an evaluation's notes (:func:`beam_note`) say ``codec`` was encoded with, or None."""
     for note in notes:
@@ -397,6 +408,7 @@ def plan_systems(
     weights: Mapping[str, str | Path] | None = None,
     postfilter: bool | None = None,
     beam_width: int | None = None,
+    precision: str | None = None,
 ) -> list[System]:
     """Turn a request into the list of systems to run.
 
@@ -419,10 +431,12 @@ def plan_systems(
             codec's default (None); which codecs ran with it is noted.
         beam_width: encode with this quantizer search width, or each codec's default
             (None, as ``nsc encode``); the width each codec ran with is noted.
+        precision: decode in this arithmetic (:mod:`nsc.models.precision`), or each
+            codec's own (None: ``"auto"``, as ``nsc decode``); the dtype is noted.
 
     Raises:
         UnknownCodecError, BitrateError, WeightsError: a named codec or rate is unusable.
-        NscError: ``beam_width`` is not one a codec can search with.
+        NscError: ``beam_width`` is not one a codec can search with, or ``precision`` unknown.
     """
     from ..postfilter import postfilter_for
     from ..registry import CODECS, resolve
@@ -464,6 +478,8 @@ def plan_systems(
             codec = item
         if beam_width is not None:
             codec = codec.with_beam_width(beam_width)
+        if precision is not None:
+            codec = codec.with_precision(precision)
         spec = codec.spec
         if ns is None:
             if bitrates_kbps:
@@ -483,6 +499,7 @@ def plan_systems(
         loaded.append(codec)
         notes.append(postfilter_note(spec.name, postfilter_for(spec, postfilter) is not None))
         notes.append(beam_note(spec.name, codec.beam_width))
+        notes.append(precision_note(codec))
         for n in sorted(set(ns)):
             kbps = spec.bitrate_kbps(n)
             systems.append(
@@ -624,6 +641,7 @@ def evaluate(
     jobs: int = 1,
     postfilter: bool | None = None,
     beam_width: int | None = None,
+    precision: str | None = None,
 ) -> EvalResult:
     """Encode, decode and score every reference file with every system.
 
@@ -652,6 +670,7 @@ def evaluate(
             their order do not depend on ``jobs``; the speeds are per process.
         postfilter: as in :func:`plan_systems` (None: each codec's ``nsc decode`` default).
         beam_width: as in :func:`plan_systems` (None: each codec's ``nsc encode`` default).
+        precision: as in :func:`plan_systems` (None: ``"auto"``, as ``nsc decode``).
 
     Returns:
         :class:`EvalResult`.
@@ -672,7 +691,7 @@ def evaluate(
     try:
         systems = plan_systems(
             codecs, bitrates_kbps, baselines, result.notes, opus_rates=opus_rates, device=device, loader=loader,
-            weights=weights, postfilter=postfilter, beam_width=beam_width,
+            weights=weights, postfilter=postfilter, beam_width=beam_width, precision=precision,
         )
         if not systems:
             raise NscError("nothing to evaluate: " + ("; ".join(result.notes) or "no codecs and no baselines"))
@@ -693,7 +712,7 @@ def evaluate(
                 plan = dict(codecs=None if codecs is None else list(codecs), bitrates_kbps=bitrates_kbps,
                             baselines=list(baselines), opus_rates=opus_rates, device=device,
                             weights=None if weights is None else {k: str(v) for k, v in weights.items()},
-                            postfilter=postfilter, beam_width=beam_width)
+                            postfilter=postfilter, beam_width=beam_width, precision=precision)
             else:
                 result.notes.append("jobs > 1 ignored: codecs given as loaded objects run in this process only")
         _run_all(files, systems, result, use_visqol, example, progress, jobs=jobs, plan=plan, threads=threads)

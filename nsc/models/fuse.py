@@ -78,6 +78,9 @@ class FusedMSRCAM(nn.Module):
         self.merged = len(branches) == 2
         self.fuse, self.attn_in, self.attn_out, self.pool = fuse, attn_in, attn_out, pool
         self.hidden = attn_out.in_channels // 2
+        #: dtype of the multi-scale convolutions and their 1x1 fusion (eq. 1-6), the block's arithmetic;
+        #: float32 as trained, or bfloat16 after :func:`nsc.models.precision.lower_precision`.
+        self.compute_dtype = torch.float32
 
     @classmethod
     def from_block(cls, block: MSRCAM) -> "FusedMSRCAM":
@@ -106,15 +109,16 @@ class FusedMSRCAM(nn.Module):
         return cls([s, p], block.fuse, attn_in, attn_out, block.pool)
 
     def forward(self, m: Tensor) -> Tensor:
+        x = m.to(self.compute_dtype)  # no copy when float32
         if self.merged:
             s, p = self.branches
-            p1p2 = F.relu(p(F.relu(s(m))))  # [P1, P2]
+            p1p2 = F.relu(p(F.relu(s(x))))  # [P1, P2]
         else:
             conv_s1, conv_s2, conv_p1, conv_p2 = self.branches
-            s1, s2 = F.relu(conv_s1(m)), F.relu(conv_s2(m))
+            s1, s2 = F.relu(conv_s1(x)), F.relu(conv_s2(x))
             p1p2 = torch.cat([F.relu(conv_p1(torch.cat([s1, s2], dim=1))),
                               F.relu(conv_p2(torch.cat([s2, s1], dim=1)))], dim=1)
-        i = self.fuse(p1p2)
+        i = self.fuse(p1p2).to(m.dtype)  # the residual path and the attention stay in m's dtype
         f = i + m
         hidden = self.attn_in(f)  # [global branch's hidden, local branch's hidden]
         h = self.hidden
