@@ -40,12 +40,12 @@ class Codec:
         beam_width: partial codes the quantizer search keeps per frame when encoding
             (1: greedy); :func:`load_codec` sets the codec's default (``spec.beam_width``).
         precision: the decoder's arithmetic, one of :data:`nsc.models.precision.PRECISIONS`:
-            ``"auto"`` (bfloat16 for its wide blocks on a CPU with native bfloat16, else
+            ``"auto"`` (bfloat16 for its MSR-CAM blocks on a CPU with native bfloat16, else
             float32), ``"float32"`` or ``"bfloat16"``. Encoding is float32 whatever it is.
 
     :meth:`encode` and :meth:`decode` run :attr:`inference_model`, a copy of
     ``model`` with its blocks fused for speed (:mod:`nsc.models.fuse`) and its
-    decoder's wide blocks in ``precision`` (:mod:`nsc.models.precision`); ``model``
+    decoder's MSR-CAM blocks in ``precision`` (:mod:`nsc.models.precision`); ``model``
     stays as trained, for its state dict and the training tools.
     """
 
@@ -72,7 +72,7 @@ class Codec:
 
     @property
     def decoder_dtype(self) -> torch.dtype:
-        """The dtype the decoder's wide blocks compute in, :attr:`precision` resolved on this machine."""
+        """The dtype the decoder's MSR-CAM blocks compute in: :attr:`precision` resolved on this machine."""
         from .models.precision import resolve_precision
 
         return resolve_precision(self.precision, self.device)
@@ -105,11 +105,9 @@ class Codec:
         Raises:
             NscError: ``precision`` is not one of :data:`nsc.models.precision.PRECISIONS`.
         """
-        from .models.precision import PRECISIONS
+        from .models.precision import check_precision
 
-        if precision not in PRECISIONS:
-            raise NscError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-        if precision == self.precision:
+        if check_precision(precision) == self.precision:
             return self
         return replace(self, precision=precision, _inference=None)
 

@@ -683,10 +683,9 @@ class Engine:
     ) -> None:
         self.postfilter = postfilter
         if precision is not None:
-            from .models.precision import PRECISIONS
+            from .models.precision import check_precision
 
-            if precision not in PRECISIONS:
-                raise NscError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+            check_precision(precision)
         self.precision = precision
         if batch_size is not None and batch_size < 1:
             raise NscError("--batch-size must be at least 1")

@@ -194,7 +194,7 @@ def test_eval_precision_option_is_used_and_noted(speech_dir, tiny_codec):
     assert f32.rows[0].lsd_db != b16.rows[0].lsd_db  # the decoder did run in each
     r = CliRunner().invoke(app, ["eval", str(files[0]), "-c", "test-tiny", "--baselines", "none",
                                  "--precision", "fp16"])
-    assert r.exit_code == 2 and "--precision must be one of" in r.stderr
+    assert r.exit_code == 2 and "precision must be one of" in r.stderr
 
 
 def test_eval_beam_width_option_is_used_and_noted(speech_dir, tiny_codec):

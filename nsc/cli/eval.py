@@ -109,10 +109,9 @@ def eval_cli(
         files = find_audio(references, split=split)
         weight_files = _parse_weights(weights or [])
         if precision is not None:
-            from ..models.precision import PRECISIONS
+            from ..models.precision import check_precision
 
-            if precision not in PRECISIONS:
-                raise NscError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+            check_precision(precision)
     except (BitrateError, UnknownCodecError, AudioError, NscError) as exc:
         raise _error(str(exc), EXIT_USAGE) from None
     if limit:

@@ -1,4 +1,4 @@
-"""Inference-time reduced precision: the decoder's wide MSR-CAM blocks in bfloat16 where a CPU computes it natively.
+"""Inference-time reduced precision: the decoder's MSR-CAM blocks in bfloat16 where a CPU computes it natively.
 
 On one CPU thread, most of ``mscacodec-nb``'s decode time goes to the
 multi-scale convolutions (MSCACodec sec. 2.2, eq. 1-6) of its 250 Hz
@@ -27,9 +27,20 @@ from torch import nn
 from ..errors import NscError
 from .fuse import FusedMSRCAM
 
-__all__ = ["PRECISIONS", "native_bfloat16", "resolve_precision", "lower_precision"]
+__all__ = ["PRECISIONS", "check_precision", "native_bfloat16", "resolve_precision", "lower_precision"]
 
 PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` itself when it is one of :data:`PRECISIONS`.
+
+    Raises:
+        NscError: it is not.
+    """
+    if precision not in PRECISIONS:
+        raise NscError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return precision
 
 
 def native_bfloat16() -> bool:
@@ -43,7 +54,7 @@ def native_bfloat16() -> bool:
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
-    """The dtype a decoder's wide blocks compute in: ``precision`` (one of :data:`PRECISIONS`) on ``device``.
+    """The dtype a decoder's MSR-CAM blocks compute in: ``precision`` (one of :data:`PRECISIONS`) on ``device``.
 
     ``"auto"`` gives bfloat16 on a CPU with :func:`native_bfloat16`, float32 otherwise
     (CUDA included).
@@ -51,9 +62,7 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     Raises:
         NscError: ``precision`` is not one of :data:`PRECISIONS`.
     """
-    if precision not in PRECISIONS:
-        raise NscError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision == "auto":
+    if check_precision(precision) == "auto":
         return torch.bfloat16 if device.type == "cpu" and native_bfloat16() else torch.float32
     return torch.bfloat16 if precision == "bfloat16" else torch.float32
 
