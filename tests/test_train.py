@@ -359,3 +359,32 @@ def test_export_append_run_checks_its_inputs_before_writing_anything(tmp_path):
         assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
     assert lineage.read_text() == '{"step": 1, "valid": {}}\n'
     assert MANIFEST.read_bytes() == manifest
+
+
+def test_export_candidate_counts_steps_on_and_leaves_the_package_alone(manifest, tmp_path):
+    """--candidate writes float16 weights elsewhere, step shifted by --base-step; the package stays as it was."""
+    import subprocess
+    import sys
+
+    from safetensors import safe_open
+
+    from nsc.codec import load_codec
+    from nsc.weights import MANIFEST, WEIGHTS_DIR
+
+    out = tmp_path / "run"
+    r = CliRunner().invoke(app, ["train", "srcodec-16k", "--device", "cpu", "--quiet", *_sets(manifest, out, 2)])
+    assert r.exit_code == 0, r.output
+    packaged = {p.name: p.read_bytes() for p in WEIGHTS_DIR.iterdir()}
+    cand = tmp_path / "cand.safetensors"
+    cmd = [sys.executable, "-m", "nsc.train.export", str(out / "last.ckpt"), "srcodec-16k", "--candidate", str(cand),
+           "--base-step", "100"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    with safe_open(str(cand), framework="pt") as f:
+        assert f.metadata()["step"] == "102"
+        assert {f.get_tensor(k).dtype for k in f.keys() if f.get_tensor(k).is_floating_point()} == {torch.float16}
+    assert load_codec("srcodec-16k", weights=str(cand)).encode(torch.zeros(1, 1, 640), 2).shape == (1, 2, 2)
+    assert {p.name: p.read_bytes() for p in WEIGHTS_DIR.iterdir()} == packaged and MANIFEST.read_bytes() == packaged[
+        MANIFEST.name]
+    r = subprocess.run(cmd, capture_output=True, text=True)  # never overwrites a candidate
+    assert r.returncode == 2 and "exists" in r.stderr and "Traceback" not in r.stderr

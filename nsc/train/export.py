@@ -1,7 +1,7 @@
 """Ship trained generator weights inside the package, pinned by SHA-256, with a model card.
 
 ``python -m nsc.train.export WEIGHTS CODEC [--eval summary.json] [--hardware TEXT] [--hours H] [--card-only]
-[--log LINEAGE.jsonl [--append-run RUN/log.jsonl]]``
+[--log LINEAGE.jsonl [--append-run RUN/log.jsonl]] [--base-step N] [--candidate OUT.safetensors]``
 
 * re-saves ``WEIGHTS`` (a ``best.safetensors``/``last.safetensors`` or the
   generator of a ``last.ckpt`` written by ``nsc train``) as float16 ``nsc/weights/<codec>.safetensors`` with its config;
@@ -15,6 +15,12 @@
   given as ``--log`` (``benchmarks/results/training-logs/<codec>.jsonl``), its
   steps shifted by the packaged weights' step (the step it started from), so the
   card's hours and curves cover the whole lineage without ``--hours``.
+* ``--base-step N`` adds N to the step a checkpoint gives (its run's steps): the
+  step of the weights a fine-tune started from (``run.init_from``), so the
+  shipped step counts from the lineage's start.
+* ``--candidate OUT`` writes the float16 weights to ``OUT`` instead, for
+  ``nsc eval -w CODEC=OUT``, and changes nothing in the package (no weights,
+  manifest, card or lineage).
 """
 
 from __future__ import annotations
@@ -84,8 +90,14 @@ def read_generator(src: Path) -> tuple[dict, dict, dict[str, str]]:
         raise WeightsError(f"{src} is not a readable nsc training checkpoint ({type(e).__name__})") from None
 
 
-def export_weights(src: Path, codec: str) -> tuple[Path, str, dict]:
+def export_weights(src: Path, codec: str, *, base_step: int = 0,
+                   dest: Path | None = None) -> tuple[Path, str, dict]:
     """Copy ``src`` into the package as ``codec``'s float16 weights; returns (path, sha256, metadata).
+
+    Args:
+        base_step: added to the step ``src`` records (a checkpoint counts its own run's steps).
+        dest: write the weights here instead, leaving the package and its manifest as they are
+            (a candidate for ``nsc eval -w``).
 
     Raises:
         WeightsError: ``src`` is unreadable.
@@ -97,8 +109,12 @@ def export_weights(src: Path, codec: str) -> tuple[Path, str, dict]:
         raise ValueError(f"{src} holds weights for {config['codec']}, not {codec}")
     model = build_model(spec, config.get("model", {}))
     model.load_state_dict(state, strict=True)
-    dest = WEIGHTS_DIR / spec.weights
+    meta = {**meta, "step": str(base_step + int(meta.get("step", 0)))}
+    candidate = dest is not None
+    dest = Path(dest) if candidate else WEIGHTS_DIR / spec.weights
     sha = save_weights(model.state_dict(), {"codec": codec, "model": model.config}, dest, **meta)
+    if candidate:
+        return dest, sha, {**meta, "parameters": sum(p.numel() for p in model.parameters()), "config": model.config}
     manifest = read_manifest()
     manifest[spec.weights] = {
         "codec": codec,
@@ -311,7 +327,23 @@ def main() -> None:
                         "steps shifted by the step of the weights packaged before this export")
     p.add_argument("--card-only", action="store_true",
                    help="rewrite only the model card of the packaged weights (WEIGHTS is ignored; no new blob in git)")
+    p.add_argument("--base-step", type=int, default=0, metavar="N",
+                   help="step of the weights the run started from, added to a checkpoint's step (a weights file "
+                        "that already counts from the lineage's start: leave at 0)")
+    p.add_argument("--candidate", type=Path, metavar="OUT",
+                   help="write the float16 weights to OUT (for nsc eval -w) and change nothing in the package")
     a = p.parse_args()
+    if a.candidate:
+        if a.card_only or a.append_run:
+            p.error("--candidate writes weights only: no --card-only or --append-run")
+        if a.candidate.exists():
+            p.error(f"{a.candidate} exists; not overwriting it")
+        try:
+            dest, sha, meta = export_weights(a.weights, a.codec, base_step=a.base_step, dest=a.candidate)
+        except (NscError, ValueError) as e:
+            p.error(str(e))
+        print(f"{dest} sha256 {sha}: {a.codec} step {meta['step']}, not packaged")
+        return
     from_step = None
     if a.append_run:  # checked before anything is written: a failed run must not leave a half-extended lineage
         if not a.log:
@@ -325,7 +357,7 @@ def main() -> None:
     if a.card_only:
         meta = packaged_meta(a.codec)
     else:
-        dest, sha, meta = export_weights(a.weights, a.codec)
+        dest, sha, meta = export_weights(a.weights, a.codec, base_step=a.base_step)
         print(f"{dest} sha256 {sha}")
     if from_step is not None:  # after the weights are in: re-running a failed export cannot append twice
         try:
