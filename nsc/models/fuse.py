@@ -79,7 +79,7 @@ class FusedMSRCAM(nn.Module):
         self.fuse, self.attn_in, self.attn_out, self.pool = fuse, attn_in, attn_out, pool
         self.hidden = attn_out.in_channels // 2
         #: dtype of the multi-scale convolutions and their 1x1 fusion (eq. 1-6), the block's arithmetic;
-        #: float32 as trained, or bfloat16 after :func:`nsc.models.precision.lower_precision`.
+        #: float32 as trained, or what :meth:`set_compute_dtype` set (:func:`nsc.models.precision.lower_precision`).
         self.compute_dtype = torch.float32
 
     @classmethod
@@ -107,6 +107,16 @@ class FusedMSRCAM(nn.Module):
             p = _conv(torch.cat([_left_pad_kernel(block.conv_p1.weight, 5), w_p2]),
                       torch.cat([block.conv_p1.bias, block.conv_p2.bias]), causal=True)
         return cls([s, p], block.fuse, attn_in, attn_out, block.pool)
+
+    def set_compute_dtype(self, dtype: torch.dtype) -> None:
+        """Compute the multi-scale convolutions and their 1x1 fusion (eq. 1-6) in ``dtype``, in place.
+
+        Their weights are cast to ``dtype`` and :meth:`forward` casts its input to match;
+        the residual path, the channel attention and the output stay in the input's dtype.
+        """
+        self.branches.to(dtype)
+        self.fuse.to(dtype)
+        self.compute_dtype = dtype
 
     def forward(self, m: Tensor) -> Tensor:
         x = m.to(self.compute_dtype)  # no copy when float32

@@ -72,9 +72,9 @@ def lower_precision(model: nn.Module, dtype: torch.dtype = torch.bfloat16) -> in
     """Make the fused MSR-CAM blocks of ``model.decoder`` compute in ``dtype``, in place.
 
     ``model`` is an inference copy (:func:`nsc.models.fuse.fuse_for_inference`):
-    each chosen :class:`~nsc.models.fuse.FusedMSRCAM` gets its branch and
-    fusion convolutions cast to ``dtype`` and casts its input to match; its
-    output, [B, C, T], stays in the input's dtype. The encoder is untouched.
+    each :class:`~nsc.models.fuse.FusedMSRCAM` there computes its multi-scale
+    convolutions in ``dtype`` (:meth:`~nsc.models.fuse.FusedMSRCAM.set_compute_dtype`);
+    its output, [B, C, T], stays in the input's dtype. The encoder is untouched.
     Returns the number of blocks changed (0 for a model without a decoder,
     without fused blocks, or for float32).
     """
@@ -84,8 +84,6 @@ def lower_precision(model: nn.Module, dtype: torch.dtype = torch.bfloat16) -> in
     changed = 0
     for block in decoder.modules():
         if isinstance(block, FusedMSRCAM):
-            block.branches.to(dtype)
-            block.fuse.to(dtype)
-            block.compute_dtype = dtype
+            block.set_compute_dtype(dtype)
             changed += 1
     return changed

@@ -113,17 +113,18 @@ def export_weights(src: Path, codec: str, *, base_step: int = 0,
     candidate = dest is not None
     dest = Path(dest) if candidate else WEIGHTS_DIR / spec.weights
     sha = save_weights(model.state_dict(), {"codec": codec, "model": model.config}, dest, **meta)
+    parameters = sum(p.numel() for p in model.parameters())
     if candidate:
-        return dest, sha, {**meta, "parameters": sum(p.numel() for p in model.parameters()), "config": model.config}
+        return dest, sha, {**meta, "parameters": parameters, "config": model.config}
     manifest = read_manifest()
     manifest[spec.weights] = {
         "codec": codec,
         "sha256": sha,
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": parameters,
         "step": int(meta.get("step", 0)),
     }
     MANIFEST.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return dest, sha, {**meta, "parameters": manifest[spec.weights]["parameters"], "config": model.config}
+    return dest, sha, {**meta, "parameters": parameters, "config": model.config}
 
 
 def packaged_meta(codec: str) -> dict:
