@@ -261,6 +261,23 @@ def test_model_card_compares_at_its_rate_and_reports_codebook_usage(tmp_path, mo
     assert card.splitlines()[2].startswith(get_spec_summary("srcodec-16k"))
 
 
+def test_model_card_states_the_decoding_arithmetic(tmp_path, monkeypatch):
+    """A model with MSR-CAM blocks in its decoder says where they run in bfloat16, and what the evaluation used."""
+    from nsc.train import export
+
+    monkeypatch.setattr(export, "WEIGHTS_DIR", tmp_path)
+    meta = {"config": {"preset": "tiny"}, "parameters": 60_000, "step": 10}
+    notes = {"notes": ["mscacodec-nb: decoded with its MSR-CAM blocks in bfloat16", "hificodec-16k: decoded in float32"]}
+    card = export.write_model_card("mscacodec-nb", meta, notes, "1 CPU thread", 0.1, "as is").read_text()
+    line = next(l for l in card.splitlines() if l.startswith("- Arithmetic: "))
+    assert "the encoder computes in float32" in line and "`--precision float32` forces float32" in line
+    assert line.endswith("; the evaluation below was decoded with its MSR-CAM blocks in bfloat16.")
+    card = export.write_model_card("mscacodec-nb", meta, {}, "1 CPU thread", 0.1, "as is").read_text()
+    assert "the evaluation below was decoded" not in card
+    card = export.write_model_card("hificodec-16k", meta, notes, "1 CPU thread", 0.1, "as is").read_text()
+    assert "- Arithmetic: float32 throughout (weights stored as float16).\n" in card
+
+
 def test_model_card_speed_says_when_the_log_lost_the_early_losses():
     """A lineage log keeps the early runs' validation points only: the median speed names its first step."""
     from nsc.train.export import _speed_note
