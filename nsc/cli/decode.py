@@ -37,7 +37,7 @@ def decode_cli(
     precision: Annotated[str, typer.Option(
         "--precision", metavar="auto|float32|bfloat16",
         help="The decoder's arithmetic. auto: bfloat16 for its MSR-CAM blocks on a CPU that computes "
-             "bfloat16 natively (AVX512-BF16, AMX; 1.5-1.7x as fast, output within -50 dB of float32's), "
+             "bfloat16 natively (AVX512-BF16, AMX; 1.7-1.8x as fast, output within -50 dB of float32's), "
              "float32 elsewhere; float32: as trained. Encoding is float32 always.")] = "auto",
     device: DeviceOption = "auto",
     batch_size: BatchSizeOption = None,

@@ -2,7 +2,7 @@
 
 On one CPU thread, most of ``mscacodec-nb``'s decode time goes to the
 multi-scale convolutions (MSCACodec sec. 2.2, eq. 1-6) of its 250 Hz
-(128-channel) and 1 kHz (64-channel) MSR-CAM blocks, which already run near the
+(192-channel) and 1 kHz (64-channel) MSR-CAM blocks, which already run near the
 core's float32 arithmetic peak (``benchmarks/profile_blocks.py``). A CPU with
 native bfloat16 dot products (AVX512-BF16 or AMX, through oneDNN) runs the same
 convolutions in about half the time, and the narrow blocks at 4 and 8 kHz
@@ -10,8 +10,8 @@ gain as much. :func:`lower_precision` makes every MSR-CAM block of the decoder
 compute those convolutions in bfloat16; their residual paths, channel attention
 and everything else stay float32, and so does the whole encoder, so a file's
 codes never depend on the precision chosen. On one CPU thread (AMD EPYC,
-AVX512-BF16), a 60 s file decoded 1.5x as fast with ``mscacodec-nb`` (77x against
-52x real time, best of 3 side by side) and 1.7x with ``mscacodec-wb`` (39x
+AVX512-BF16), a 60 s file decoded 1.8x as fast with ``mscacodec-nb`` (74x against
+42x real time, best of 3 side by side) and 1.7x with ``mscacodec-wb`` (39x
 against 23x); on real speech the audio differs from float32's by about -53 dB (SNR 53 dB against float32's
 output), far below the codec's own error.
 
