@@ -387,6 +387,16 @@ def precision_note(codec) -> str:
     return f"{codec.spec.name}: decoded with its MSR-CAM blocks in {', '.join(sorted(lowered))}"
 
 
+def noted_precision(notes: Sequence[str], codec: str) -> str | None:
+    """What an evaluation's notes (:func:`precision_note`) say ``codec`` was decoded in, e.g.
+    ``"decoded with its MSR-CAM blocks in bfloat16"``, or None."""
+    for note in notes:
+        m = re.fullmatch(re.escape(f"{codec}: ") + r"(decoded in float32|decoded with its MSR-CAM blocks in .+)", note)
+        if m:
+            return m.group(1)
+    return None
+
+
 def noted_beam_width(notes: Sequence[str], codec: str) -> int | None:
     """The beam width an evaluation's notes (:func:`beam_note`) say ``codec`` was encoded with, or None."""
     for note in notes:

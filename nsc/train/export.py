@@ -234,23 +234,18 @@ def _postfilter_line(spec, eval_summary: dict | None) -> str:
 
 def _precision_line(spec, cfg: dict, eval_summary: dict | None) -> str:
     """The arithmetic encoding and decoding run in, and what the card's evaluation decoded with (from its notes)."""
-    from ..models.fuse import fuse_for_inference
-    from ..models.precision import lower_precision
+    from ..eval.runner import noted_precision
+    from ..models.blocks import MSRCAM
 
-    lowerable = lower_precision(fuse_for_inference(build_model(spec, cfg)).eval()) > 0
-    if not lowerable:
-        line = "float32 throughout (weights stored as float16)"
-    else:
-        line = ("the encoder computes in float32, so the codes do not depend on the decoding precision; `nsc decode "
-                "--precision auto` (the default) runs the decoder's MSR-CAM blocks in bfloat16 where the CPU computes "
-                "it natively (AVX512-BF16 or AMX), float32 elsewhere, and `--precision float32` forces float32 "
-                "(`nsc/models/precision.py`)")
-    prefix = f"{spec.name}: decoded "
-    noted = [n.removeprefix(prefix) for n in (eval_summary or {}).get("notes", [])
-             if n.startswith(prefix) and ("float32" in n or "bfloat16" in n)]
-    if noted and lowerable:
-        line += f"; the evaluation below was decoded {noted[0]}"
-    return line
+    decoder = getattr(build_model(spec, cfg), "decoder", None)
+    if decoder is None or not any(isinstance(m, MSRCAM) for m in decoder.modules()):
+        return "float32 throughout (weights stored as float16)"  # nothing for lower_precision to lower
+    line = ("the encoder computes in float32, so the codes do not depend on the decoding precision; `nsc decode "
+            "--precision auto` (the default) runs the decoder's MSR-CAM blocks in bfloat16 where the CPU computes "
+            "it natively (AVX512-BF16 or AMX), float32 elsewhere, and `--precision float32` forces float32 "
+            "(`nsc/models/precision.py`)")
+    noted = noted_precision((eval_summary or {}).get("notes", []), spec.name)
+    return line + (f"; the evaluation below was {noted}" if noted else "")
 
 
 def write_model_card(codec: str, meta: dict, eval_summary: dict | None, hardware: str, hours: float | None,
